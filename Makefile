@@ -1,0 +1,145 @@
+# leafmail top-level Makefile.
+#
+# Layout: lib/*.c -> build/libleafmail.a; for each program directory P,
+# P/*.c other than its main files -> build/libP.a, and each main file
+# links with both archives.  New files in these directories need no edit
+# here.  BUILD=build-asan with SAN=1 gives the sanitizer build that
+# `make check-asan` runs the same suite against.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SAN     ?= 0
+VERSION := 0.1.0
+SYSCONFDIR ?= /etc/leafmail
+
+CC      ?= cc
+PKGS    := libconfuse lmdb libcrypto zlib libcurl milter
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= -O2 -g
+ifeq ($(SAN),1)
+CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -Ilib $(PKG_CFLAGS) \
+	-DLEAFMAIL_VERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
+LIBS    := $(PKG_LIBS) -pthread
+
+# program = directory : main source
+PROGRAMS := leafmail-milter leafmail-relayd leafmail-relaylock umtp leafmail-tunneld leafmail-deliver
+main_leafmail-milter   := milter/main.c
+main_leafmail-relayd   := relayd/main.c
+main_leafmail-relaylock := relayd/relaylock.c
+main_umtp              := umtp/main.c
+main_leafmail-tunneld  := tunneld/main.c
+main_leafmail-deliver  := deliver/main.c
+dir_leafmail-milter    := milter
+dir_leafmail-relayd    := relayd
+dir_leafmail-relaylock := relayd
+dir_umtp               := umtp
+dir_leafmail-tunneld   := tunneld
+dir_leafmail-deliver   := deliver
+
+PROGDIRS  := milter relayd umtp tunneld deliver
+MAINS     := $(foreach p,$(PROGRAMS),$(main_$(p)))
+LIB_SRCS  := $(wildcard lib/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# Only programs whose main file exists are built, so the tree builds while
+# some programs are still to come.
+BUILT_PROGRAMS := $(foreach p,$(PROGRAMS),$(if $(wildcard $(main_$(p))),$(p)))
+
+dir_srcs  = $(filter-out $(MAINS),$(wildcard $(1)/*.c))
+dir_lib   = $(if $(call dir_srcs,$(1)),$(BUILD)/lib$(1).a)
+PRIV_LIBS := $(foreach d,$(PROGDIRS),$(call dir_lib,$(d)))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps check check-fast check-asan unit install clean demo bench lint fuzz
+all: $(BUILT_PROGRAMS:%=$(BUILD)/%)
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libleafmail.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+define privlib
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(call dir_srcs,$(1)))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach d,$(PROGDIRS),$(if $(call dir_srcs,$(d)),$(eval $(call privlib,$(d)))))
+
+define program
+$(BUILD)/$(1): $(BUILD)/$(main_$(1):.c=.o) $(call dir_lib,$(dir_$(1))) $(BUILD)/libleafmail.a
+	$(CC) $(LDFLAGS) -o $$@ $$^ $(LIBS)
+endef
+$(foreach p,$(BUILT_PROGRAMS),$(eval $(call program,$(p))))
+
+# Unit tests link every archive, so a test can reach any module.
+$(BUILD)/tests/%: tests/unit/%.c $(PRIV_LIBS) $(BUILD)/libleafmail.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(PRIV_LIBS) $(BUILD)/libleafmail.a $(LIBS) $(CMOCKA_LIBS)
+
+unit: $(UNIT_BINS)
+
+deps:
+	@sh tests/install-deps.sh
+
+# The whole suite: unit tests, miltertest scripts, integration tests against
+# real Postfix/Dovecot on loopback, once with the normal build and once with
+# the AddressSanitizer+UBSan build.  Ends with one "N passed, N failed".
+check: deps
+	$(MAKE) all unit
+	$(MAKE) BUILD=build-asan SAN=1 all unit
+	sh tests/run.sh $(BUILD) build-asan
+
+# The suite against the normal build only (quicker while developing).
+check-fast: deps
+	$(MAKE) all unit
+	sh tests/run.sh $(BUILD)
+
+check-asan: deps
+	$(MAKE) BUILD=build-asan SAN=1 all unit
+	sh tests/run.sh build-asan
+
+# libFuzzer targets (clang).  `make fuzz` builds them; tests/run.sh runs
+# each briefly.
+fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+build-fuzz/%: tests/fuzz/%.c
+	$(MAKE) BUILD=build-fuzz CC=clang SAN=1 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" build-fuzz/libleafmail.a $(foreach d,$(PROGDIRS),$(call dir_lib,$(d)))
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib $(PKG_CFLAGS) -o $@ $< \
+		$(foreach d,$(PROGDIRS),$(if $(call dir_srcs,$(d)),build-fuzz/lib$(d).a)) build-fuzz/libleafmail.a $(LIBS)
+
+demo: deps all
+	sh tests/demo.sh
+
+bench: deps all
+	sh tests/bench/run.sh $(BUILD)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 -D_GNU_SOURCE -Ilib --suppress=missingIncludeSystem lib $(PROGDIRS)
+	for m in man/*.[0-9]; do mandoc -Tlint -Wwarning $$m || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)
+	for p in $(BUILT_PROGRAMS); do \
+		case $$p in umtp) d=bin ;; *) d=sbin ;; esac; \
+		install -m 0755 $(BUILD)/$$p $(DESTDIR)$(PREFIX)/$$d/$$p || exit 1; \
+	done
+	for m in man/*.[0-9]; do \
+		s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+		install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; \
+	done
+	install -m 0644 conf/leafmail.conf $(DESTDIR)$(SYSCONFDIR)/leafmail.conf.sample
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,28 @@
+/*
+ * log.h - logging for every leafmail program, after OpenBSD's log.c:
+ * syslog(LOG_MAIL) under the program name, and stderr too when running in
+ * the foreground.  log_warn() appends strerror(errno); log_warnx() does not.
+ * Thread-safe (one write per message).  log_fatal*() exit and are for
+ * main() and code that only main() calls, never for lib/ or milter
+ * callbacks.
+ */
+#ifndef LEAFMAIL_LOG_H
+#define LEAFMAIL_LOG_H
+
+#include <stdarg.h>
+
+void log_init(const char *progname, int to_stderr, int debug);
+void log_set_stderr(int on);
+void log_set_debug(int on);
+const char *log_progname(void);
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_fatal(int ex, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+void log_fatalx(int ex, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

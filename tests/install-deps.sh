@@ -1,0 +1,52 @@
+#!/bin/sh
+# install-deps.sh: install the Debian 12 packages leafmail needs to build,
+# test and run its demo. Idempotent; does nothing when all are present.
+# Called by `make deps` (and so by `make check` and `make demo`).
+set -eu
+
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+libmilter-dev libconfuse-dev liblmdb-dev lmdb-utils libcmocka-dev
+zlib1g-dev libssl-dev libcurl4-openssl-dev
+postfix postfix-lmdb dovecot-core dovecot-pop3d dovecot-imapd
+miltertest swaks mandoc perl libnet-perl curl iproute2 procps psmisc python3"
+
+# The account the daemons switch to (as a package's postinst would make it);
+# tests started as root need a real unprivileged user to drop to.
+ensure_user() {
+	id leafmail >/dev/null 2>&1 && return 0
+	[ "$(id -u)" = 0 ] || return 0
+	useradd --system --home-dir /var/lib/leafmail --no-create-home \
+		--shell /usr/sbin/nologin leafmail
+}
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	ensure_user
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root to install)" >&2
+	exit 69
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks what kind of site this is; we only run private instances.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "postfix postfix/mailname string leafmail.invalid" | debconf-set-selections
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
+# The packaged daemons must not run: tests start private instances.
+for s in postfix dovecot; do
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now "$s" >/dev/null 2>&1 || true
+	else
+		service "$s" stop >/dev/null 2>&1 || true
+	fi
+done
+ensure_user
+exit 0

@@ -1,0 +1,39 @@
+# lib.sh - helpers for tests/*/*.t scripts (sourced, POSIX sh).
+# ok/notok print TAP-style lines that tests/run.sh counts; cleanup kills
+# only the PIDs this script started (registered with track_pid).
+B=${LEAFMAIL_BUILD:?run through tests/run.sh}
+S=${LEAFMAIL_SRC:?}
+T=${LEAFMAIL_TMP:?}
+_pids=""
+_cleanups=""
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+# check DESC CMD...: ok when CMD succeeds
+check() { d=$1; shift; if "$@"; then ok "$d"; else notok "$d"; fi; }
+skip_all() { echo "# skip: $*"; exit 77; }
+track_pid() { _pids="$_pids $1"; }
+at_exit() { _cleanups="$_cleanups
+$*"; }
+_cleanup() {
+	set +e
+	printf '%s\n' "$_cleanups" | while IFS= read -r c; do [ -n "$c" ] && eval "$c"; done
+	for p in $_pids; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in $_pids; do kill -9 "$p" 2>/dev/null; done
+	return 0
+}
+trap '_cleanup' EXIT
+trap 'exit 1' INT TERM HUP
+# wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds
+wait_for() {
+	_n=$(($1 * 20)); shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" 2>/dev/null && return 0
+		sleep 0.05; _n=$((_n - 1))
+	done
+	return 1
+}
+# free_port: a TCP port nothing listens on (loopback)
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
