@@ -1,0 +1,732 @@
+/*
+ * source.c - follow one log source: a file across rotation, a FIFO, stdin.
+ *
+ * Interface: source.h (the specification).  In short: source_new(spec),
+ * source_open(s, ifd), then for each inotify event source_inotify() and,
+ * when it says the event was ours, source_read(), which hands every
+ * complete line to the caller's function.  FIFO and stdin sources are
+ * polled by the caller on source_pollfd() instead.  Call source_read()
+ * once right after source_open(): inotify only reports what changes
+ * later, and the catch-up on what is already in the file is that read.
+ *
+ * How a file is followed.  A file source has up to two open "slots":
+ *   cur  the file that is at the path now (or was, until a newer one appears);
+ *   old  the previous file after a rename rotation.  A writer such as
+ *        Dovecot keeps writing into the renamed file until it is told to
+ *        reopen its log (logrotate's postrotate), which happens after the new
+ *        file was created; we keep reading the renamed file as long as it
+ *        exists, so those lines are not lost either.  It is closed when it
+ *        is deleted (compressed away) or when the next rotation retires the
+ *        current file in its place.
+ * Rotation is noticed through the directory watch (the name is created or
+ * moved to) and the file watch (moved, deleted, attributes changed: an
+ * unlink shows up as IN_ATTRIB while we hold the file open); these events
+ * only wake us, because every source_read() looks at the path again (one
+ * stat), so lost events (queue overflow) or a read without an event
+ * (start-up, SIGHUP, a retry) miss nothing.  The current file is always
+ * read to its end before the path is looked at, so lines written to the
+ * old file before the new one appeared come first.
+ * Copytruncate: the file is shorter than our offset, so we start again at
+ * 0 (a held partial line is dropped: it no longer exists).
+ *
+ * Lines are assembled in place in a 64 KiB read buffer; a line that spans
+ * two reads is copied into the slot's line buffer (SOURCE_MAX_LINE + 1
+ * bytes), so there is no allocation per line.  As a convenience beyond
+ * source.h, line[len] is always a NUL byte (the newline is overwritten);
+ * NUL bytes inside a line are passed through, so use len.  A line longer
+ * than SOURCE_MAX_LINE is skipped to its newline and counted once.
+ *
+ * Positions: the offset just after the last newline consumed in the
+ * current file (a held partial line is not counted as delivered).  Lines
+ * read from a retired file are not part of the position: if relayd stops
+ * while a writer is still appending to the renamed file, those late lines
+ * are not re-read after the restart.  When the restored device and inode
+ * no longer match the file at the path, the directory is searched for the
+ * rotated file holding them ("<name>.1", "<name>-20261122", ...), whose rest
+ * is read first; the new file is then read from 0.
+ *
+ * Errors: source_open/source_read fill err (permission denied names the
+ * user and the fix); nothing here logs or exits.  Limits: inotify watches
+ * are left to the inotify instance when a source is freed (another source
+ * may share the directory's watch); a file truncated and refilled beyond
+ * our offset before we look is not recognised as truncated; when the
+ * watched directory itself is removed the source stops noticing changes;
+ * a file is known by device and inode only, so a log deleted while relayd
+ * is down and recreated on the same, reused inode resumes at the old
+ * offset.
+ */
+#include "source.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SOURCE_BUFSIZE 65536
+
+#define FILE_MASK (IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB)
+/* IN_ATTRIB on the directory: a chmod/chgrp of the file we could not read
+ * yet is our cue to try again. */
+#define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_MASK_ADD)
+
+struct slot {
+	int fd;       /* -1 when closed */
+	int wd;       /* inotify watch on the file, -1 if none */
+	dev_t dev;
+	ino_t ino;
+	off_t off;    /* of the next byte to read */
+	off_t done;   /* just after the last newline consumed */
+	char *held;   /* partial line, SOURCE_MAX_LINE + 1 bytes */
+	size_t len;
+	int skipping; /* inside a line already known to be too long */
+};
+
+struct source {
+	enum source_kind kind;
+	char *path;   /* file or FIFO path; "-" for stdin */
+	char *dir;    /* files: directory and base name */
+	char *base;
+	int fd;       /* FIFO or stdin */
+	int wd_dir;
+	struct slot cur, old;
+	struct slot pipe; /* FIFO/stdin line assembly */
+	int restore;  /* a restored position waits for source_open */
+	struct source_pos rpos;
+	unsigned long skipped;
+	char *buf;
+};
+
+static void slot_init(struct slot *sl)
+{
+	memset(sl, 0, sizeof *sl);
+	sl->fd = -1;
+	sl->wd = -1;
+}
+
+static void slot_close(struct slot *sl, int ifd)
+{
+	if (sl->wd >= 0 && ifd >= 0)
+		inotify_rm_watch(ifd, sl->wd); /* may be gone already: fine */
+	if (sl->fd >= 0)
+		close(sl->fd);
+	free(sl->held);
+	slot_init(sl);
+}
+
+struct source *source_new(const char *spec, char *err, size_t errlen)
+{
+	struct source *s;
+	const char *path = spec;
+	enum source_kind kind = SOURCE_FILE;
+	const char *slash;
+
+	if (spec == NULL || *spec == '\0') {
+		snprintf(err, errlen, "empty source");
+		return NULL;
+	}
+	if (strcmp(spec, "-") == 0) {
+		kind = SOURCE_STDIN;
+	} else if (strncmp(spec, "fifo:", 5) == 0) {
+		kind = SOURCE_FIFO;
+		path = spec + 5;
+	}
+	if (kind != SOURCE_STDIN) {
+		/* relayd runs from "/" once it has detached. */
+		if (path[0] != '/') {
+			snprintf(err, errlen, "source \"%s\": the path must be "
+			         "absolute", spec);
+			return NULL;
+		}
+		slash = strrchr(path, '/');
+		if (slash[1] == '\0') {
+			snprintf(err, errlen, "source \"%s\": the path names a "
+			         "directory", spec);
+			return NULL;
+		}
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		goto nomem;
+	s->kind = kind;
+	s->fd = -1;
+	s->wd_dir = -1;
+	slot_init(&s->cur);
+	slot_init(&s->old);
+	slot_init(&s->pipe);
+	if ((s->path = strdup(path)) == NULL)
+		goto nomem;
+	if (kind == SOURCE_FILE) {
+		slash = strrchr(s->path, '/');
+		if (slash == s->path)
+			s->dir = strdup("/");
+		else
+			s->dir = strndup(s->path, (size_t)(slash - s->path));
+		s->base = strdup(slash + 1);
+		if (s->dir == NULL || s->base == NULL)
+			goto nomem;
+	}
+	if ((s->buf = malloc(SOURCE_BUFSIZE)) == NULL)
+		goto nomem;
+	return s;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	source_free(s);
+	return NULL;
+}
+
+void source_free(struct source *s)
+{
+	if (s == NULL)
+		return;
+	/* Watches stay with the inotify instance (see the top comment). */
+	s->cur.wd = s->old.wd = -1;
+	slot_close(&s->cur, -1);
+	slot_close(&s->old, -1);
+	free(s->pipe.held);
+	if (s->fd >= 0 && s->kind == SOURCE_FIFO)
+		close(s->fd);
+	free(s->path);
+	free(s->dir);
+	free(s->base);
+	free(s->buf);
+	free(s);
+}
+
+enum source_kind source_kind(const struct source *s)
+{
+	return s->kind;
+}
+
+const char *source_name(const struct source *s)
+{
+	return s->path;
+}
+
+int source_pollfd(const struct source *s)
+{
+	return s->kind == SOURCE_FILE ? -1 : s->fd;
+}
+
+unsigned long source_skipped(struct source *s)
+{
+	unsigned long n = s->skipped;
+
+	s->skipped = 0;
+	return n;
+}
+
+/* The message an administrator needs when the log is not readable by the
+ * user relayd runs as. */
+static void denied(const char *what, const char *path, int e, char *err,
+                   size_t errlen)
+{
+	uid_t uid = geteuid();
+	struct passwd *pw = getpwuid(uid);
+
+	snprintf(err, errlen, "cannot %s %s as user %s (uid %u): %s; add the "
+	         "user to the file's group", what, path,
+	         pw != NULL ? pw->pw_name : "?", (unsigned)uid, strerror(e));
+}
+
+/* ---- line assembly ---- */
+
+static int slot_alloc(struct slot *sl, char *err, size_t errlen)
+{
+	if (sl->held == NULL &&
+	    (sl->held = malloc(SOURCE_MAX_LINE + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Split buf[0..n) (read from sl->off - n on) into lines. */
+static void assemble(struct source *s, struct slot *sl, char *buf, size_t n,
+                     source_line_fn fn, void *arg)
+{
+	off_t start = sl->off - (off_t)n;
+	char *p = buf, *end = buf + n, *nl;
+	size_t seg;
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) {
+			seg = (size_t)(end - p);
+			if (sl->skipping)
+				break;
+			if (sl->len + seg > SOURCE_MAX_LINE) {
+				sl->skipping = 1;
+				sl->len = 0;
+				s->skipped++;
+				break;
+			}
+			memcpy(sl->held + sl->len, p, seg);
+			sl->len += seg;
+			break;
+		}
+		seg = (size_t)(nl - p);
+		/* Advance before calling fn, so a position taken from inside
+		 * fn includes the line being delivered. */
+		sl->done = start + (off_t)(nl + 1 - buf);
+		if (sl->skipping) {
+			sl->skipping = 0;
+		} else if (sl->len > 0) {
+			if (sl->len + seg > SOURCE_MAX_LINE) {
+				s->skipped++;
+			} else {
+				memcpy(sl->held + sl->len, p, seg);
+				sl->len += seg;
+				sl->held[sl->len] = '\0';
+				fn(arg, sl->held, sl->len);
+			}
+			sl->len = 0;
+		} else if (seg > SOURCE_MAX_LINE) {
+			s->skipped++;
+		} else {
+			*nl = '\0';
+			fn(arg, p, seg);
+		}
+		p = nl + 1;
+	}
+}
+
+/* Deliver a partial line as it is: its file has ended for good. */
+static void flush(struct slot *sl, source_line_fn fn, void *arg)
+{
+	if (sl->len > 0 && !sl->skipping) {
+		sl->held[sl->len] = '\0';
+		sl->done = sl->off;
+		fn(arg, sl->held, sl->len);
+	}
+	sl->len = 0;
+	sl->skipping = 0;
+	sl->done = sl->off;
+}
+
+/* ---- files ---- */
+
+/* Read sl to its current end.  0, or -1 with err. */
+static int slot_drain(struct source *s, struct slot *sl, source_line_fn fn,
+                      void *arg, char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t r;
+
+	if (sl->fd < 0)
+		return 0;
+	if (fstat(sl->fd, &st) == 0 && st.st_size < sl->off) {
+		/* Copytruncate: what we held is gone with the old content. */
+		if (lseek(sl->fd, 0, SEEK_SET) < 0) {
+			snprintf(err, errlen, "%s: lseek: %s", s->path,
+			         strerror(errno));
+			return -1;
+		}
+		sl->off = sl->done = 0;
+		sl->len = 0;
+		sl->skipping = 0;
+	}
+	for (;;) {
+		r = read(sl->fd, s->buf, SOURCE_BUFSIZE);
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			snprintf(err, errlen, "%s: read: %s", s->path,
+			         strerror(errno));
+			return -1;
+		}
+		sl->off += r;
+		assemble(s, sl, s->buf, (size_t)r, fn, arg);
+	}
+}
+
+/* Open path into sl at offset off (0 if the file is shorter: it was
+ * truncated).  1 opened, 0 no such file, -1 error. */
+static int slot_open(struct slot *sl, const char *path,
+                     int ifd, off_t off, const struct source_pos *want,
+                     char *err, size_t errlen)
+{
+	struct stat st;
+	char proc[64];
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == EACCES || errno == EPERM)
+			denied("read", path, errno, err, errlen);
+		else
+			snprintf(err, errlen, "cannot open %s: %s", path,
+			         strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (a FIFO is "
+		         "written fifo:%s)", path, path);
+		close(fd);
+		return -1;
+	}
+	if (want != NULL && (st.st_dev != want->dev || st.st_ino != want->ino)) {
+		close(fd);
+		return 0;
+	}
+	if (slot_alloc(sl, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (off < 0 || off > st.st_size)
+		off = 0;
+	if (off > 0 && lseek(fd, off, SEEK_SET) < 0) {
+		snprintf(err, errlen, "%s: lseek: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Watch the inode we opened, not whatever the name points to by now. */
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	sl->wd = inotify_add_watch(ifd, proc, FILE_MASK);
+	if (sl->wd < 0)
+		sl->wd = inotify_add_watch(ifd, path, FILE_MASK);
+	if (sl->wd < 0) {
+		snprintf(err, errlen, "cannot watch %s: %s", path,
+		         strerror(errno));
+		close(fd);
+		return -1;
+	}
+	sl->fd = fd;
+	sl->dev = st.st_dev;
+	sl->ino = st.st_ino;
+	sl->off = sl->done = off;
+	sl->len = 0;
+	sl->skipping = 0;
+	return 1;
+}
+
+/* A restored position names a file that is no longer at the path: look for
+ * it among its rotated names in the same directory and resume it there, so
+ * lines written just before the rotation are not lost. */
+static void find_rotated(struct source *s, int ifd)
+{
+	size_t blen = strlen(s->base);
+	struct dirent *de;
+	struct stat st;
+	char path[PATH_MAX];
+	char err[8];
+	DIR *d;
+
+	if ((d = opendir(s->dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, s->base, blen) != 0 ||
+		    (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name) >=
+		    (int)sizeof path)
+			continue;
+		if (stat(path, &st) < 0 || st.st_dev != s->rpos.dev ||
+		    st.st_ino != s->rpos.ino)
+			continue;
+		if (slot_open(&s->old, path, ifd, s->rpos.offset, &s->rpos,
+		              err, sizeof err) == 1)
+			break;
+	}
+	closedir(d);
+}
+
+/* Open the file at the path as the current one: at the restored position
+ * when one is pending and still names this file, else from 0.  1 opened
+ * something, 0 no file yet, -1 error. */
+static int open_cur(struct source *s, int ifd, char *err, size_t errlen)
+{
+	int r;
+
+	if (s->restore) {
+		r = slot_open(&s->cur, s->path, ifd, s->rpos.offset,
+		              &s->rpos, err, errlen);
+		if (r < 0)
+			return -1; /* the restore stays pending for the retry */
+		s->restore = 0;
+		if (r > 0)
+			return 1;
+		/* Rotated or deleted while we were down. */
+		find_rotated(s, ifd);
+	}
+	r = slot_open(&s->cur, s->path, ifd, 0, NULL, err, errlen);
+	if (r < 0)
+		return -1;
+	return r > 0 || s->old.fd >= 0;
+}
+
+/* The current file is gone from the path or replaced: it has been read to
+ * its end; deliver its last partial line and keep it as the old slot if it
+ * still exists under another name. */
+static void retire(struct source *s, int ifd, source_line_fn fn, void *arg)
+{
+	struct stat st;
+
+	flush(&s->cur, fn, arg);
+	if (fstat(s->cur.fd, &st) == 0 && st.st_nlink == 0) {
+		slot_close(&s->cur, ifd);
+		return;
+	}
+	/* Only one retired file is followed: read the older one a last
+	 * time (an error here only loses that file's late lines). */
+	if (s->old.fd >= 0) {
+		char err[8];
+
+		slot_drain(s, &s->old, fn, arg, err, sizeof err);
+		flush(&s->old, fn, arg);
+		slot_close(&s->old, ifd);
+	}
+	s->old = s->cur;
+	slot_init(&s->cur);
+}
+
+/* Has the path changed under us?  Open whatever is there now: 1 when a
+ * file was opened, 0 nothing changed, -1 error. */
+static int recheck(struct source *s, int ifd, source_line_fn fn, void *arg,
+                   char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (s->cur.fd >= 0) {
+		if (stat(s->path, &st) < 0) {
+			if (errno != ENOENT) {
+				snprintf(err, errlen, "cannot stat %s: %s",
+				         s->path, strerror(errno));
+				return -1;
+			}
+			/* Renamed away (the new file is still to come) or
+			 * deleted. */
+			if (fstat(s->cur.fd, &st) == 0 && st.st_nlink == 0)
+				retire(s, ifd, fn, arg);
+			return 0;
+		}
+		if (st.st_dev == s->cur.dev && st.st_ino == s->cur.ino)
+			return 0;
+		retire(s, ifd, fn, arg);
+	}
+	return open_cur(s, ifd, err, errlen);
+}
+
+/* Read the retired file's late lines; close it once it is deleted. */
+static int old_read(struct source *s, int ifd, source_line_fn fn, void *arg,
+                    char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (s->old.fd < 0)
+		return 0;
+	if (slot_drain(s, &s->old, fn, arg, err, errlen) < 0)
+		return -1;
+	if (fstat(s->old.fd, &st) == 0 && st.st_nlink == 0) {
+		flush(&s->old, fn, arg);
+		slot_close(&s->old, ifd);
+	}
+	return 0;
+}
+
+static int file_read(struct source *s, int ifd, source_line_fn fn, void *arg,
+                     char *err, size_t errlen)
+{
+	int rc, r;
+
+	rc = old_read(s, ifd, fn, arg, err, errlen);
+	if (slot_drain(s, &s->cur, fn, arg, err, errlen) < 0)
+		return -1;
+	/* The path is looked at on every read, not only after the events
+	 * that announce a rotation: one stat() costs little next to the read,
+	 * and nothing is missed when the caller lost events (queue overflow)
+	 * or calls us without one (start-up, SIGHUP, a retry). */
+	if ((r = recheck(s, ifd, fn, arg, err, errlen)) < 0)
+		return -1;
+	if (r > 0) {
+		/* A position restored after open may have found the rotated
+		 * file: its rest comes before the new file. */
+		if (old_read(s, ifd, fn, arg, err, errlen) < 0)
+			rc = -1;
+		if (slot_drain(s, &s->cur, fn, arg, err, errlen) < 0)
+			return -1;
+	}
+	return rc;
+}
+
+/* ---- FIFO and stdin ---- */
+
+static int fifo_open(struct source *s, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkfifo(s->path, 0600) < 0 && errno != EEXIST) {
+		if (errno == EACCES)
+			denied("create the FIFO", s->path, errno, err, errlen);
+		else
+			snprintf(err, errlen, "cannot create FIFO %s: %s",
+			         s->path, strerror(errno));
+		return -1;
+	}
+	if (stat(s->path, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a FIFO", s->path);
+		return -1;
+	}
+	/* Read-write: we are a writer too, so we never see EOF, and the
+	 * open never waits for syslog to open its end. */
+	s->fd = open(s->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (s->fd < 0) {
+		if (errno == EACCES)
+			denied("read", s->path, errno, err, errlen);
+		else
+			snprintf(err, errlen, "cannot open FIFO %s: %s",
+			         s->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int pipe_read(struct source *s, source_line_fn fn, void *arg,
+                     char *err, size_t errlen)
+{
+	ssize_t r;
+
+	for (;;) {
+		r = read(s->fd, s->buf, SOURCE_BUFSIZE);
+		if (r == 0) {
+			if (s->kind == SOURCE_FIFO) /* cannot happen: O_RDWR */
+				return 0;
+			flush(&s->pipe, fn, arg);
+			return 1;
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			snprintf(err, errlen, "%s: read: %s",
+			         s->kind == SOURCE_STDIN ? "stdin" : s->path,
+			         strerror(errno));
+			return -1;
+		}
+		s->pipe.off += r;
+		assemble(s, &s->pipe, s->buf, (size_t)r, fn, arg);
+	}
+}
+
+/* ---- the interface ---- */
+
+int source_open(struct source *s, int ifd, char *err, size_t errlen)
+{
+	int flags;
+
+	if (s->kind != SOURCE_FILE) {
+		if (slot_alloc(&s->pipe, err, errlen) < 0)
+			return -1;
+		if (s->kind == SOURCE_FIFO)
+			return fifo_open(s, err, errlen);
+		s->fd = STDIN_FILENO;
+		flags = fcntl(s->fd, F_GETFL);
+		if (flags < 0 || fcntl(s->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+			snprintf(err, errlen, "stdin: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	/* The directory first, so a file created right after our attempt to
+	 * open it is not missed. */
+	if (s->wd_dir < 0) {
+		s->wd_dir = inotify_add_watch(ifd, s->dir, DIR_MASK);
+		if (s->wd_dir < 0) {
+			if (errno == EACCES)
+				denied("watch the directory", s->dir, errno,
+				       err, errlen);
+			else
+				snprintf(err, errlen, "cannot watch directory "
+				         "%s: %s", s->dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (s->cur.fd >= 0)
+		return 0;
+	return open_cur(s, ifd, err, errlen) < 0 ? -1 : 0;
+}
+
+int source_inotify(struct source *s, int ifd, int wd, unsigned mask,
+                   const char *name)
+{
+	(void)ifd;
+	if (s->kind != SOURCE_FILE)
+		return 0;
+	if (mask & IN_Q_OVERFLOW)
+		return 1; /* events were lost: look at everything */
+	if (wd < 0)
+		return 0;
+	if (wd == s->wd_dir && name != NULL && strcmp(name, s->base) == 0)
+		return 1;
+	if (wd == s->cur.wd) {
+		if (mask & IN_IGNORED)
+			s->cur.wd = -1; /* the kernel dropped the watch */
+		return 1;
+	}
+	if (wd == s->old.wd) {
+		if (mask & IN_IGNORED)
+			s->old.wd = -1;
+		return 1;
+	}
+	if (wd == s->wd_dir && (mask & IN_IGNORED)) {
+		s->wd_dir = -1; /* the directory went away */
+		return 0;
+	}
+	return 0;
+}
+
+int source_read(struct source *s, int ifd, source_line_fn fn, void *arg,
+                char *err, size_t errlen)
+{
+	if (s->kind == SOURCE_FILE)
+		return file_read(s, ifd, fn, arg, err, errlen);
+	if (s->fd < 0) {
+		snprintf(err, errlen, "%s: not open", s->path);
+		return -1;
+	}
+	return pipe_read(s, fn, arg, err, errlen);
+}
+
+int source_position(const struct source *s, struct source_pos *p)
+{
+	if (s->kind != SOURCE_FILE)
+		return -1;
+	if (s->cur.fd >= 0) {
+		p->dev = s->cur.dev;
+		p->ino = s->cur.ino;
+		p->offset = s->cur.done;
+		return 0;
+	}
+	if (s->restore) { /* not opened yet: keep what we were given */
+		*p = s->rpos;
+		return 0;
+	}
+	return -1;
+}
+
+void source_restore(struct source *s, const struct source_pos *p)
+{
+	if (s->kind != SOURCE_FILE)
+		return;
+	s->rpos = *p;
+	s->restore = 1;
+	if (s->cur.fd >= 0) {
+		/* Called after source_open: reopen at the restored position on
+		 * the next source_read.  The watch stays: the same inode gets
+		 * the same watch descriptor back. */
+		s->cur.wd = -1;
+		slot_close(&s->cur, -1);
+	}
+}
