@@ -1,0 +1,684 @@
+/*
+ * table.c - an LMDB file shared with Postfix's lmdb: tables.
+ *
+ * Interface (table.h): table_open(path, mode), table_get(), table_foreach(),
+ * table_write(), table_close(), table_path().
+ *
+ * The protocol is Postfix's (lmdb_table(5), src/util/slmdb.c): the file is
+ * opened with MDB_NOSUBDIR|MDB_NOLOCK, so LMDB keeps no lock file and no
+ * reader table, and every transaction, read or write, runs from start to
+ * end under a whole-file fcntl lock on the .lmdb file, shared to read and
+ * exclusive to write.  Without LMDB's reader table a writer reuses freed
+ * pages at once, so that lock is the only thing keeping a reader from
+ * reading pages while they are overwritten.
+ *
+ * Locks.  We take open-file-description locks (F_OFD_SETLKW): they conflict
+ * with Postfix's classic F_SETLKW locks, and unlike those they belong to a
+ * file description, not to the process.  Each transaction open()s the path
+ * for its lock and close()s it afterwards, so every thread holds its lock on
+ * a description of its own and one thread's unlock never drops another's.
+ * We chose that over a per-thread descriptor cached with pthread_key_t
+ * because the open() is needed anyway: it is what tells us that the path
+ * now names another file (fstat of the locked descriptor against the
+ * device and inode the environment was opened on), and a cache would need
+ * a stat() per lookup plus care at thread exit and table_close().  The cost,
+ * measured on the (busy, 2-core) development machine: a whole table_get()
+ * takes about 6.5 us; open+fstat+lock+unlock+close about 5-6 us of that,
+ * where a cached descriptor would still need stat+lock+unlock, about 3 us.
+ * 2-3 us per lookup is noise beside a milter round trip; a cache of
+ * descriptors per thread and table is not.
+ *
+ * Inside the process a pthread rwlock guards the environment: every
+ * transaction holds it shared; reopening the file (it was replaced) and
+ * resizing the map (another process grew it: MDB_MAP_RESIZED, or our write
+ * found it full: MDB_MAP_FULL) hold it exclusively, because LMDB requires
+ * that no transaction is active when the map changes.  The order is always
+ * rwlock first, then the file lock; a thread waiting for the rwlock holds
+ * no file lock, so the two never deadlock.  The rwlock prefers writers so a
+ * stream of lookups cannot starve a reopen.  table_write() takes it
+ * exclusively too: the file lock would exclude this process's readers
+ * anyway, and fcntl locks have no writer preference, so without that a
+ * busy milter's own lookups could keep its writes waiting indefinitely.
+ * (Readers in other processes can still delay a writer that way; Postfix
+ * has the same property, and lookups are short and far apart.)
+ *
+ * Readers open with MDB_RDONLY and their lock descriptor O_RDONLY: they need
+ * no write permission on the file or its directory.  A missing file is an
+ * empty table for TABLE_READ_MISSING_OK (and for TABLE_WRITE tables, whose
+ * next write recreates it), an error for TABLE_READ.
+ *
+ * Writers (TABLE_WRITE) create the file mode 0644 if it is missing, under
+ * the exclusive lock, and let LMDB write its meta pages before anyone can
+ * take a shared lock on it.  A new file starts with a 1 MiB map, doubled
+ * each time a write finds it full (up to TABLE_MAX_MAP).  Commits are
+ * synced (no MDB_NOSYNC).
+ *
+ * table_foreach() calls its visitor inside the read transaction, under both
+ * locks: the visitor must be quick and must not call back into the table
+ * (relaytable_sweep() collects keys first and deletes afterwards).
+ *
+ * table_open() checks the file at once: TABLE_READ wants it to exist, and
+ * a file that exists but is not a readable LMDB table fails every mode, so
+ * a bad path shows at start-up.  Later, the same troubles are TABLE_ERR from
+ * each call, and the file is tried again on the next one.
+ *
+ * What can go wrong: every LMDB or system error comes back as TABLE_ERR
+ * with a message naming the file.  A garbage file fails LMDB's own checks;
+ * a file shorter than its meta page says (truncated) is refused before any
+ * page beyond the end of file is touched, because touching it would be a
+ * SIGBUS.  Limit: a file whose meta pages are intact but whose B-tree pages
+ * were overwritten with garbage can still crash LMDB; LMDB does not check
+ * its pages and neither can we, cheaply.
+ */
+#include "table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TABLE_INITIAL_MAP ((size_t)1 << 20)
+#define TABLE_MAX_MAP ((size_t)1 << 36)
+
+struct table {
+	char *path;
+	int mode;
+	MDB_env *env; /* NULL while the file is missing or unreadable */
+	dev_t dev;    /* of the file env was opened on */
+	ino_t ino;
+	unsigned psize;
+	pthread_rwlock_t rw;
+};
+
+/* Internal results: no file (an empty table); drop the locks and retry. */
+#define TABLE_EMPTY 2
+#define TABLE_AGAIN 3
+
+static void
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* type: F_RDLCK, F_WRLCK or F_UNLCK on the whole file; retries EINTR. */
+static int
+file_lock(int fd, short type)
+{
+	struct flock l;
+
+	memset(&l, 0, sizeof(l));
+	l.l_type = type;
+	l.l_whence = SEEK_SET;
+	l.l_start = 0;
+	l.l_len = 0;
+	l.l_pid = 0; /* required for OFD locks */
+	while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &l) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* Unlock explicitly before close: a child forked meanwhile shares the
+ * description, and close() alone would leave the lock to it. */
+static void
+file_unlock_close(int fd)
+{
+	int e = errno;
+
+	file_lock(fd, F_UNLCK);
+	close(fd);
+	errno = e;
+}
+
+/*
+ * Open the path for a lock and take it.  Writers create a missing file with
+ * mode 0644 whatever the umask, since Postfix must be able to read it.
+ * Returns the descriptor, or -1 with errno (ENOENT: no file, readers only).
+ */
+static int
+lock_open(const struct table *t, int write)
+{
+	int fd;
+
+	for (;;) {
+		fd = open(t->path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT || !write)
+			break;
+		fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			if (fchmod(fd, 0644) == -1) {
+				close(fd);
+				return -1;
+			}
+			break;
+		}
+		if (errno != EEXIST)
+			return -1;
+		/* someone else created it between our two opens: use theirs */
+	}
+	if (fd < 0)
+		return -1;
+	if (file_lock(fd, write ? F_WRLCK : F_RDLCK) == -1) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+env_close(struct table *t)
+{
+	if (t->env != NULL)
+		mdb_env_close(t->env);
+	t->env = NULL;
+}
+
+/*
+ * (Re)open the environment on the file locked as fd (st: its fstat).
+ * Caller holds the rwlock exclusively and the file lock.  LMDB opens the
+ * path by name, so we check that it opened the file we locked.
+ */
+static int
+env_reopen(struct table *t, const struct stat *st, char *err, size_t errlen)
+{
+	unsigned flags = MDB_NOSUBDIR | MDB_NOLOCK;
+	int write = t->mode == TABLE_WRITE;
+	MDB_env *env;
+	MDB_stat ms;
+	struct stat est;
+	int rc, efd;
+
+	env_close(t);
+	if (st->st_size == 0 && !write) {
+		errf(err, errlen, "%s: empty file, not an LMDB table", t->path);
+		return TABLE_ERR;
+	}
+	if (!write)
+		flags |= MDB_RDONLY;
+	if ((rc = mdb_env_create(&env)) != 0) {
+		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		return TABLE_ERR;
+	}
+	/* Unset, the map size is the one recorded in the file. */
+	if (st->st_size == 0 &&
+	    (rc = mdb_env_set_mapsize(env, TABLE_INITIAL_MAP)) != 0)
+		goto fail;
+	if ((rc = mdb_env_open(env, t->path, flags, 0644)) != 0)
+		goto fail;
+	if ((rc = mdb_env_get_fd(env, &efd)) != 0)
+		goto fail;
+	if (fstat(efd, &est) == -1) {
+		rc = errno;
+		goto fail;
+	}
+	if (est.st_dev != st->st_dev || est.st_ino != st->st_ino) {
+		mdb_env_close(env);
+		errf(err, errlen, "%s: file replaced while opening it", t->path);
+		return TABLE_AGAIN;
+	}
+	/* Both meta pages must be in the file before LMDB maps them
+	 * (EBADF/MDB_INVALID above catch most of that already). */
+	if ((rc = mdb_env_stat(env, &ms)) != 0)
+		goto fail;
+	if (est.st_size < 2 * (off_t)ms.ms_psize) {
+		mdb_env_close(env);
+		errf(err, errlen, "%s: truncated file (%lld bytes)", t->path,
+		     (long long)est.st_size);
+		return TABLE_ERR;
+	}
+	/* LMDB wrote the meta pages of a new file: have them on disk before
+	 * anyone reads the file. */
+	if (st->st_size == 0 && (rc = mdb_env_sync(env, 1)) != 0)
+		goto fail;
+	t->env = env;
+	t->dev = est.st_dev;
+	t->ino = est.st_ino;
+	t->psize = ms.ms_psize;
+	return TABLE_OK;
+fail:
+	mdb_env_close(env);
+	errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+	return TABLE_ERR;
+}
+
+/*
+ * Every page the newest meta page refers to must lie inside the file; a
+ * page beyond the end of a mapped file is a SIGBUS.  Checked under the
+ * file lock, with a transaction begun (so the meta is the one it uses);
+ * st is the locked file's fstat (its size cannot change under the lock,
+ * short of someone ignoring the protocol).
+ */
+static int
+check_size(struct table *t, const struct stat *st, char *err, size_t errlen)
+{
+	MDB_envinfo info;
+	int rc;
+
+	if ((rc = mdb_env_info(t->env, &info)) != 0) {
+		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		return TABLE_ERR;
+	}
+	if ((unsigned long long)st->st_size <
+	    ((unsigned long long)info.me_last_pgno + 1) * t->psize) {
+		errf(err, errlen,
+		     "%s: truncated file (%lld bytes, its meta page needs %llu)",
+		     t->path, (long long)st->st_size,
+		     ((unsigned long long)info.me_last_pgno + 1) * t->psize);
+		return TABLE_ERR;
+	}
+	return TABLE_OK;
+}
+
+/*
+ * Take the locks for one transaction: the rwlock (shared unless *excl),
+ * then the file lock on a fresh descriptor.  Reopens the environment when
+ * the path names another file than the one it was opened on; that and
+ * every other change of the environment needs the rwlock exclusively, so
+ * when it is held shared we drop everything, set *excl and return
+ * TABLE_AGAIN to tell the caller to come again.
+ * Returns TABLE_OK with both locks held, *fd locked and *st its fstat, or,
+ * holding nothing: TABLE_EMPTY (no file), TABLE_AGAIN or TABLE_ERR.
+ */
+static int
+txn_lock(struct table *t, int write, int *excl, int *fd, struct stat *st,
+         char *err, size_t errlen)
+{
+	int rc;
+
+	*fd = -1;
+	if (*excl)
+		pthread_rwlock_wrlock(&t->rw);
+	else
+		pthread_rwlock_rdlock(&t->rw);
+	if ((*fd = lock_open(t, write)) == -1) {
+		if (errno == ENOENT && !write && t->mode != TABLE_READ) {
+			pthread_rwlock_unlock(&t->rw);
+			return TABLE_EMPTY;
+		}
+		errf(err, errlen, "%s: %s", t->path, strerror(errno));
+		goto fail;
+	}
+	if (fstat(*fd, st) == -1) {
+		errf(err, errlen, "%s: %s", t->path, strerror(errno));
+		goto fail;
+	}
+	if (t->env != NULL && st->st_dev == t->dev && st->st_ino == t->ino)
+		goto have_env;
+	if (!*excl) {
+		*excl = 1;
+		file_unlock_close(*fd);
+		pthread_rwlock_unlock(&t->rw);
+		return TABLE_AGAIN;
+	}
+	if ((rc = env_reopen(t, st, err, errlen)) != TABLE_OK) {
+		file_unlock_close(*fd);
+		*fd = -1;
+		pthread_rwlock_unlock(&t->rw);
+		return rc;
+	}
+	if (fstat(*fd, st) == -1) { /* a new file has its meta pages now */
+		errf(err, errlen, "%s: %s", t->path, strerror(errno));
+		goto fail;
+	}
+have_env:
+	/* txn_begin reads both meta pages through the map: they must still
+	 * be in the file. */
+	if (st->st_size < 2 * (off_t)t->psize) {
+		errf(err, errlen, "%s: truncated file (%lld bytes)", t->path,
+		     (long long)st->st_size);
+		goto fail;
+	}
+	return TABLE_OK;
+fail:
+	if (*fd != -1)
+		file_unlock_close(*fd);
+	*fd = -1;
+	pthread_rwlock_unlock(&t->rw);
+	return TABLE_ERR;
+}
+
+static void
+txn_unlock(struct table *t, int fd)
+{
+	if (fd != -1)
+		file_unlock_close(fd);
+	pthread_rwlock_unlock(&t->rw);
+}
+
+typedef int (*txn_fn)(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg,
+                      char *err, size_t errlen);
+
+/*
+ * Run fn inside one read transaction under the shared file lock.
+ * Returns fn's result, TABLE_EMPTY when there is no file, or TABLE_ERR.
+ */
+static int
+read_txn(struct table *t, txn_fn fn, void *arg, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	struct stat st;
+	int excl = 0, fd, rc, tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		rc = txn_lock(t, 0, &excl, &fd, &st, err, errlen);
+		if (rc == TABLE_AGAIN)
+			continue;
+		if (rc != TABLE_OK)
+			return rc;
+		rc = mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			/* Another process grew the map: adopt its size. */
+			if (!excl) {
+				excl = 1;
+				txn_unlock(t, fd);
+				continue;
+			}
+			rc = mdb_env_set_mapsize(t->env, 0);
+			if (rc == 0)
+				rc = mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn);
+		}
+		if (rc != 0) {
+			errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+			rc = TABLE_ERR;
+			goto out;
+		}
+		if ((rc = check_size(t, &st, err, errlen)) == TABLE_OK) {
+			rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+			if (rc != 0) {
+				errf(err, errlen, "%s: %s", t->path,
+				     mdb_strerror(rc));
+				rc = TABLE_ERR;
+			} else {
+				rc = fn(t, txn, dbi, arg, err, errlen);
+			}
+		}
+		mdb_txn_abort(txn);
+	out:
+		txn_unlock(t, fd);
+		return rc;
+	}
+	errf(err, errlen, "%s: file keeps changing, giving up", t->path);
+	return TABLE_ERR;
+}
+
+struct get_arg {
+	const void *key;
+	size_t klen;
+	char *val;
+	size_t vlen;
+};
+
+static int
+get_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
+       size_t errlen)
+{
+	struct get_arg *g = arg;
+	MDB_val k, v;
+	size_t n;
+	int rc;
+
+	k.mv_data = (void *)g->key;
+	k.mv_size = g->klen;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return TABLE_NOTFOUND;
+	if (rc != 0) {
+		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		return TABLE_ERR;
+	}
+	if (g->vlen > 0) {
+		n = v.mv_size < g->vlen - 1 ? v.mv_size : g->vlen - 1;
+		memcpy(g->val, v.mv_data, n);
+		g->val[n] = '\0';
+	}
+	return TABLE_OK;
+}
+
+int
+table_get(struct table *t, const void *key, size_t klen, char *val,
+          size_t vlen, char *err, size_t errlen)
+{
+	struct get_arg g = {key, klen, val, vlen};
+	int rc;
+
+	if (klen == 0 || klen > 511) /* LMDB's key size limit */
+		return TABLE_NOTFOUND;
+	rc = read_txn(t, get_fn, &g, err, errlen);
+	return rc == TABLE_EMPTY ? TABLE_NOTFOUND : rc;
+}
+
+struct foreach_arg {
+	table_visit_fn fn;
+	void *arg;
+	int ret; /* what fn returned last */
+};
+
+static int
+foreach_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
+           size_t errlen)
+{
+	struct foreach_arg *f = arg;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
+		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		return TABLE_ERR;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((f->ret = f->fn(f->arg, k.mv_data, k.mv_size, v.mv_data,
+		                    v.mv_size)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		return TABLE_ERR;
+	}
+	return TABLE_OK;
+}
+
+int
+table_foreach(struct table *t, table_visit_fn fn, void *arg, char *err,
+              size_t errlen)
+{
+	struct foreach_arg f = {fn, arg, 0};
+	int rc;
+
+	rc = read_txn(t, foreach_fn, &f, err, errlen);
+	if (rc == TABLE_ERR)
+		return TABLE_ERR;
+	return f.ret; /* 0 also when there is no file */
+}
+
+/* Apply ops in txn; an MDB_* code (MDB_MAP_FULL means: grow, retry). */
+static int
+apply_ops(MDB_txn *txn, MDB_dbi dbi, const struct table_op *ops, size_t nops)
+{
+	MDB_val k, v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < nops; i++) {
+		k.mv_data = (void *)ops[i].key;
+		k.mv_size = ops[i].klen;
+		if (ops[i].del) {
+			rc = mdb_del(txn, dbi, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		} else {
+			v.mv_data = (void *)ops[i].val;
+			v.mv_size = ops[i].vlen;
+			rc = mdb_put(txn, dbi, &k, &v, 0);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+table_write(struct table *t, const struct table_op *ops, size_t nops,
+            char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_envinfo info;
+	struct stat st;
+	int excl = 1, grow = 0, fd, rc, tries;
+
+	if (t->mode != TABLE_WRITE) {
+		errf(err, errlen, "%s: table opened read-only", t->path);
+		return TABLE_ERR;
+	}
+	for (tries = 0; tries < 100; tries++) {
+		rc = txn_lock(t, 1, &excl, &fd, &st, err, errlen);
+		if (rc == TABLE_AGAIN)
+			continue;
+		if (rc != TABLE_OK)
+			return TABLE_ERR; /* writers never see TABLE_EMPTY */
+		if (grow) {
+			/* excl is set: no transaction is active here */
+			mdb_env_info(t->env, &info);
+			if (info.me_mapsize >= TABLE_MAX_MAP) {
+				errf(err, errlen, "%s: map full at %zu bytes",
+				     t->path, info.me_mapsize);
+				rc = TABLE_ERR;
+				goto out;
+			}
+			rc = mdb_env_set_mapsize(t->env, info.me_mapsize * 2);
+			if (rc != 0)
+				goto lmdb_err;
+			grow = 0;
+		}
+		rc = mdb_txn_begin(t->env, NULL, 0, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			if (!excl) {
+				excl = 1;
+				txn_unlock(t, fd);
+				continue;
+			}
+			rc = mdb_env_set_mapsize(t->env, 0);
+			if (rc == 0)
+				rc = mdb_txn_begin(t->env, NULL, 0, &txn);
+		}
+		if (rc != 0)
+			goto lmdb_err;
+		if ((rc = check_size(t, &st, err, errlen)) != TABLE_OK) {
+			mdb_txn_abort(txn);
+			goto out;
+		}
+		rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+		if (rc == 0)
+			rc = apply_ops(txn, dbi, ops, nops);
+		if (rc == 0)
+			rc = mdb_txn_commit(txn); /* frees txn either way */
+		else
+			mdb_txn_abort(txn);
+		if (rc == MDB_MAP_FULL) {
+			excl = 1;
+			grow = 1;
+			txn_unlock(t, fd);
+			continue;
+		}
+		if (rc != 0)
+			goto lmdb_err;
+		txn_unlock(t, fd);
+		return TABLE_OK;
+	lmdb_err:
+		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		rc = TABLE_ERR;
+	out:
+		txn_unlock(t, fd);
+		return rc;
+	}
+	errf(err, errlen, "%s: file keeps changing, giving up", t->path);
+	return TABLE_ERR;
+}
+
+static int
+noop_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
+        size_t errlen)
+{
+	(void)t, (void)txn, (void)dbi, (void)arg, (void)err, (void)errlen;
+	return TABLE_OK;
+}
+
+struct table *
+table_open(const char *path, int mode, char *err, size_t errlen)
+{
+	pthread_rwlockattr_t ra;
+	struct table *t;
+	int rc;
+
+	if (mode != TABLE_READ && mode != TABLE_READ_MISSING_OK &&
+	    mode != TABLE_WRITE) {
+		errf(err, errlen, "%s: bad table mode %d", path, mode);
+		return NULL;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->path = strdup(path)) == NULL) {
+		free(t);
+		errf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	t->mode = mode;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+	                              PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rc = pthread_rwlock_init(&t->rw, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	if (rc != 0) {
+		errf(err, errlen, "%s: %s", path, strerror(rc));
+		free(t->path);
+		free(t);
+		return NULL;
+	}
+	/* Writers create the file now (an empty table, meta pages written
+	 * under the exclusive lock, so Postfix can open it); readers check
+	 * that it is readable, so a bad path shows at start-up. */
+	if (mode == TABLE_WRITE)
+		rc = table_write(t, NULL, 0, err, errlen);
+	else
+		rc = read_txn(t, noop_fn, NULL, err, errlen);
+	if (rc == TABLE_ERR) {
+		table_close(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+table_close(struct table *t)
+{
+	if (t == NULL)
+		return;
+	env_close(t);
+	pthread_rwlock_destroy(&t->rw);
+	free(t->path);
+	free(t);
+}
+
+const char *
+table_path(const struct table *t)
+{
+	return t->path;
+}

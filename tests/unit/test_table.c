@@ -1,0 +1,896 @@
+/*
+ * test_table.c - unit tests for lib/table.c: the LMDB file shared with
+ * Postfix.  Put/get/delete, the three open modes, a file replaced or
+ * deleted under a reader, map growth seen by a reader opened before it,
+ * garbage and truncated files (TABLE_ERR, never a crash), the fcntl lock
+ * protocol against a classic-lock holder in another process (as Postfix
+ * is), readers as an unprivileged user, and threads reading while a thread
+ * or another process writes.  Postfix itself: test_table_postfix.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include "table_testutil.h"
+
+struct fx {
+	char dir[256];
+	char path[300];
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || tt_mkdtemp(f->dir, sizeof(f->dir)) == -1)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/relay.lmdb", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tt_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static int
+count_visit(void *arg, const void *key, size_t klen, const void *val,
+            size_t vlen)
+{
+	(void)key, (void)klen, (void)val, (void)vlen;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+stop_visit(void *arg, const void *key, size_t klen, const void *val,
+           size_t vlen)
+{
+	(void)key, (void)klen, (void)val, (void)vlen;
+	(*(int *)arg)++;
+	return 7;
+}
+
+static void
+test_put_get_delete(void **state)
+{
+	struct fx *f = *state;
+	char err[256], val[64];
+	struct stat st;
+	mode_t old = umask(077); /* the file must be 0644 anyway */
+	struct table *t = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	int n;
+
+	umask(old);
+	assert_non_null(t);
+	assert_string_equal(table_path(t), f->path);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_true(st.st_size >= 8192); /* two meta pages: Postfix can open it */
+
+	struct table_op ops[] = {
+	    {0, "a", 2, "1", 2},
+	    {0, "b", 2, "22", 3},
+	    {0, "c", 2, "333333", 7},
+	};
+	assert_int_equal(table_write(t, ops, 3, err, sizeof(err)), TABLE_OK);
+	assert_int_equal(tt_get(t, "a", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "1");
+	assert_int_equal(tt_get(t, "c", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "333333");
+	assert_int_equal(tt_get(t, "c", val, 3), TABLE_OK); /* truncated */
+	assert_string_equal(val, "33");
+	assert_int_equal(tt_get(t, "zz", val, sizeof(val)), TABLE_NOTFOUND);
+	/* the NUL is part of the key */
+	assert_int_equal(table_get(t, "a", 1, val, sizeof(val), err, sizeof(err)),
+	                 TABLE_NOTFOUND);
+
+	/* overwrite, delete, delete a missing key: one transaction */
+	struct table_op ops2[] = {
+	    {0, "a", 2, "9", 2},
+	    {1, "b", 2, NULL, 0},
+	    {1, "nope", 5, NULL, 0},
+	};
+	assert_int_equal(table_write(t, ops2, 3, err, sizeof(err)), TABLE_OK);
+	assert_int_equal(tt_get(t, "a", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "9");
+	assert_int_equal(tt_get(t, "b", val, sizeof(val)), TABLE_NOTFOUND);
+
+	n = 0;
+	assert_int_equal(table_foreach(t, count_visit, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(table_foreach(t, stop_visit, &n, err, sizeof(err)), 7);
+	assert_int_equal(n, 1);
+	table_close(t);
+
+	/* a reader sees the same, and cannot write */
+	t = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(tt_get(t, "c", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "333333");
+	assert_int_equal(table_write(t, ops, 1, err, sizeof(err)), TABLE_ERR);
+	assert_non_null(strstr(err, f->path));
+	table_close(t);
+
+	/* reopening a writer keeps the data */
+	t = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(tt_get(t, "a", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "9");
+	table_close(t);
+}
+
+static void
+test_missing_modes(void **state)
+{
+	struct fx *f = *state;
+	char err[256] = "", val[64], bad[400];
+	struct table *r, *m, *w;
+	int n;
+
+	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_null(r);
+	assert_non_null(strstr(err, f->path));
+
+	m = table_open(f->path, TABLE_READ_MISSING_OK, err, sizeof(err));
+	assert_non_null(m);
+	assert_int_equal(tt_get(m, "a", val, sizeof(val)), TABLE_NOTFOUND);
+	n = 0;
+	assert_int_equal(table_foreach(m, count_visit, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(access(f->path, F_OK), -1); /* readers create nothing */
+
+	/* the file appears later: picked up */
+	w = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(tt_put(w, "a", "1"), TABLE_OK);
+	assert_int_equal(tt_get(m, "a", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "1");
+	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_non_null(r);
+
+	/* deleted: empty for MISSING_OK, an error for READ */
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(tt_get(m, "a", val, sizeof(val)), TABLE_NOTFOUND);
+	assert_int_equal(tt_get(r, "a", val, sizeof(val)), TABLE_ERR);
+	assert_non_null(strstr(val, f->path));
+	n = 0;
+	assert_int_equal(table_foreach(m, count_visit, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	/* a writer reads it as empty too, and its next write recreates it */
+	assert_int_equal(tt_get(w, "a", val, sizeof(val)), TABLE_NOTFOUND);
+	assert_int_equal(tt_put(w, "b", "2"), TABLE_OK);
+	assert_int_equal(access(f->path, F_OK), 0);
+	assert_int_equal(tt_get(r, "b", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(m, "b", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(m, "a", val, sizeof(val)), TABLE_NOTFOUND);
+	table_close(r);
+	table_close(m);
+	table_close(w);
+
+	/* no directory: a writer cannot create the file */
+	snprintf(bad, sizeof(bad), "%s/nodir/relay.lmdb", f->dir);
+	w = table_open(bad, TABLE_WRITE, err, sizeof(err));
+	assert_null(w);
+	assert_non_null(strstr(err, bad));
+	assert_null(table_open(bad, 99, err, sizeof(err)));
+}
+
+/* Build a table at path with key "k" = val (and n filler records). */
+static void
+make_table(const char *path, const char *val, int n)
+{
+	char err[256], k[100][24], v[128];
+	struct table *t = table_open(path, TABLE_WRITE, err, sizeof(err));
+	struct table_op ops[100];
+	int i, nops = 0;
+
+	assert_non_null(t);
+	assert_int_equal(tt_put(t, "k", val), TABLE_OK);
+	memset(v, 'x', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	for (i = 0; i < n; i++) { /* 100 a transaction: few fsyncs */
+		snprintf(k[nops], sizeof(k[nops]), "filler%06d", i);
+		ops[nops] = (struct table_op){0, k[nops], strlen(k[nops]) + 1, v,
+		                              sizeof(v)};
+		if (++nops == 100 || i == n - 1) {
+			assert_int_equal(table_write(t, ops, (size_t)nops, err,
+			                             sizeof(err)),
+			                 TABLE_OK);
+			nops = 0;
+		}
+	}
+	table_close(t);
+}
+
+static void
+test_replace_under_reader(void **state)
+{
+	struct fx *f = *state;
+	char err[256], val[64], tmp[320];
+	struct table *r, *w;
+
+	make_table(f->path, "old", 0);
+	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_non_null(r);
+	w = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "old");
+
+	/* deleted and recreated with other content */
+	assert_int_equal(unlink(f->path), 0);
+	make_table(f->path, "new1", 0);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "new1");
+
+	/* replaced by rename(2); the open writer follows too */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
+	make_table(tmp, "new2", 50);
+	assert_int_equal(rename(tmp, f->path), 0);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "new2");
+	assert_int_equal(tt_put(w, "k2", "fromw"), TABLE_OK);
+	assert_int_equal(tt_get(r, "k2", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "fromw");
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "new2");
+	table_close(w);
+	table_close(r);
+}
+
+/* The map size the file records (its newest meta page). */
+static size_t
+file_mapsize(const char *path)
+{
+	MDB_env *env;
+	MDB_envinfo info;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, path,
+	                              MDB_NOSUBDIR | MDB_NOLOCK | MDB_RDONLY,
+	                              0644),
+	                 0);
+	assert_int_equal(mdb_env_info(env, &info), 0);
+	mdb_env_close(env);
+	return info.me_mapsize;
+}
+
+struct check_arg {
+	int n, bad;
+};
+
+static int
+check_visit(void *arg, const void *key, size_t klen, const void *val,
+            size_t vlen)
+{
+	struct check_arg *c = arg;
+	const char *k = key, *v = val;
+
+	c->n++;
+	/* filler values are the key repeated, see test_growth */
+	if (klen < 2 || vlen < 2 || v[vlen - 1] != '\0' ||
+	    strncmp(v, k, klen - 1) != 0)
+		c->bad++;
+	return 0;
+}
+
+static void
+test_growth(void **state)
+{
+	struct fx *f = *state;
+	char err[256], val[2048];
+	struct table *w, *w2, *r;
+	struct table_op ops[100];
+	char keys[100][32], vals[100][1024];
+	struct check_arg c = {0, 0};
+	int i, j;
+
+	w = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(tt_put(w, "first", "first"), TABLE_OK);
+	assert_int_equal(file_mapsize(f->path), 1 << 20);
+	/* opened before the growth, each with a 1 MiB map */
+	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_non_null(r);
+	w2 = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	assert_non_null(w2);
+	assert_int_equal(tt_get(r, "first", val, sizeof(val)), TABLE_OK);
+
+	/* 5000 records of about 1 KiB: several doublings past 1 MiB */
+	for (i = 0; i < 50; i++) {
+		for (j = 0; j < 100; j++) {
+			snprintf(keys[j], sizeof(keys[j]), "key%05d", i * 100 + j);
+			size_t kl = strlen(keys[j]);
+			for (size_t p = 0; p < sizeof(vals[j]) - 1; p++)
+				vals[j][p] = keys[j][p % kl];
+			vals[j][sizeof(vals[j]) - 1] = '\0';
+			ops[j] = (struct table_op){0, keys[j], kl + 1, vals[j],
+			                           sizeof(vals[j])};
+		}
+		assert_int_equal(table_write(w, ops, 100, err, sizeof(err)),
+		                 TABLE_OK);
+	}
+	assert_true(file_mapsize(f->path) >= (size_t)8 << 20);
+
+	assert_int_equal(table_foreach(r, check_visit, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n, 5001);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(tt_get(r, "key04999", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(strlen(val), 1023);
+	assert_int_equal(strncmp(val, "key04999", 8), 0);
+
+	/* the other writer, with its small map, adopts the new size */
+	assert_int_equal(tt_put(w2, "last", "w2"), TABLE_OK);
+	assert_int_equal(tt_get(r, "last", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "w2");
+	assert_int_equal(tt_get(w, "last", val, sizeof(val)), TABLE_OK);
+
+	/* delete most of it again: still readable, pages reused */
+	for (i = 0; i < 5000; i += 100) {
+		for (j = 0; j < 100; j++) {
+			snprintf(keys[j], sizeof(keys[j]), "key%05d", i + j);
+			ops[j] = (struct table_op){1, keys[j], strlen(keys[j]) + 1,
+			                           NULL, 0};
+		}
+		assert_int_equal(table_write(w2, ops, 100, err, sizeof(err)),
+		                 TABLE_OK);
+	}
+	c.n = c.bad = 0;
+	assert_int_equal(table_foreach(r, check_visit, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n, 2);
+	table_close(w2);
+	table_close(w);
+	table_close(r);
+}
+
+static void
+write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void
+test_garbage_and_truncated(void **state)
+{
+	struct fx *f = *state;
+	char err[256], val[256], tmp[320], good[320];
+	unsigned char junk[12288];
+	struct table *r, *m;
+	struct stat st;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(i * 2654435761u >> 13);
+	write_file(f->path, junk, sizeof(junk));
+	err[0] = '\0';
+	assert_null(table_open(f->path, TABLE_READ, err, sizeof(err)));
+	assert_non_null(strstr(err, f->path));
+	assert_null(table_open(f->path, TABLE_READ_MISSING_OK, err, sizeof(err)));
+	assert_null(table_open(f->path, TABLE_WRITE, err, sizeof(err)));
+	write_file(f->path, "", 0); /* empty */
+	assert_null(table_open(f->path, TABLE_READ, err, sizeof(err)));
+	assert_non_null(strstr(err, f->path));
+
+	/* a good table; a reader on it; then garbage renamed over it */
+	assert_int_equal(unlink(f->path), 0);
+	make_table(f->path, "v", 2000);
+	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_non_null(r);
+	m = table_open(f->path, TABLE_READ_MISSING_OK, err, sizeof(err));
+	assert_non_null(m);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	snprintf(good, sizeof(good), "%s.good", f->path);
+	assert_int_equal(link(f->path, good), 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
+	write_file(tmp, junk, sizeof(junk));
+	assert_int_equal(rename(tmp, f->path), 0);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_ERR);
+	assert_non_null(strstr(val, f->path));
+	assert_int_equal(tt_get(m, "k", val, sizeof(val)), TABLE_ERR);
+	n = 0;
+	assert_int_equal(table_foreach(r, count_visit, &n, err, sizeof(err)),
+	                 TABLE_ERR);
+	/* the good file back: readable again */
+	assert_int_equal(rename(good, f->path), 0);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_string_equal(val, "v");
+
+	/* truncated in place under the reader: half, then below 2 pages */
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(st.st_size > 100000);
+	assert_int_equal(truncate(f->path, st.st_size / 2), 0);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_ERR);
+	assert_non_null(strstr(val, "truncated"));
+	assert_int_equal(table_foreach(r, count_visit, &n, err, sizeof(err)),
+	                 TABLE_ERR);
+	assert_null(table_open(f->path, TABLE_READ, err, sizeof(err)));
+	assert_int_equal(truncate(f->path, 6000), 0);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_ERR);
+	assert_int_equal(truncate(f->path, 1000), 0);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_ERR);
+	assert_null(table_open(f->path, TABLE_READ, err, sizeof(err)));
+	assert_non_null(strstr(err, f->path));
+	table_close(r);
+	table_close(m);
+}
+
+static int
+sleep_ms_pipe(int rfd)
+{
+	char c;
+
+	return read(rfd, &c, 1) == 1 ? 0 : -1;
+}
+
+/* A child that takes a classic fcntl lock (as Postfix does), tells us,
+ * holds it for ms milliseconds and exits. */
+static pid_t
+classic_locker(const char *path, short type, int ms, int *ready)
+{
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct flock l = {0};
+		int fd = open(path, type == F_WRLCK ? O_RDWR : O_RDONLY);
+		l.l_type = type;
+		l.l_whence = SEEK_SET;
+		if (fd < 0 || fcntl(fd, F_SETLK, &l) == -1)
+			_exit(2);
+		if (write(p[1], "x", 1) != 1)
+			_exit(3);
+		usleep((useconds_t)ms * 1000);
+		_exit(0);
+	}
+	close(p[1]);
+	*ready = p[0];
+	return pid;
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static void
+test_lock_waits_for_classic_lock(void **state)
+{
+	struct fx *f = *state;
+	char err[256], val[64];
+	struct table *r, *w;
+	struct sigaction sa, osa;
+	struct itimerval it = {{0, 20000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
+	double t0, dt;
+	int ready, status, ok, rc;
+	pid_t pid;
+
+	make_table(f->path, "v", 0);
+	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_non_null(r);
+	w = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	assert_non_null(w);
+
+	/* Interrupt the blocked fcntl every 20 ms: EINTR must be retried. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART */
+	sigaction(SIGALRM, &sa, &osa);
+	setitimer(ITIMER_REAL, &it, NULL);
+
+	/* a Postfix writer holds the lock: our reader waits for it */
+	pid = classic_locker(f->path, F_WRLCK, 300, &ready);
+	ok = sleep_ms_pipe(ready) == 0;
+	t0 = tt_now();
+	rc = tt_get(r, "k", val, sizeof(val));
+	dt = tt_now() - t0;
+	setitimer(ITIMER_REAL, &off, NULL); /* before any assert can fail */
+	sigaction(SIGALRM, &osa, NULL);
+	assert_true(ok);
+	assert_int_equal(rc, TABLE_OK);
+	assert_true(dt >= 0.25);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	close(ready);
+
+	/* a Postfix reader holds a shared lock: our writer waits for it,
+	 * our reader does not */
+	pid = classic_locker(f->path, F_RDLCK, 300, &ready);
+	assert_int_equal(sleep_ms_pipe(ready), 0);
+	t0 = tt_now();
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_true(tt_now() - t0 < 0.2);
+	t0 = tt_now();
+	assert_int_equal(tt_put(w, "k", "w"), TABLE_OK);
+	dt = tt_now() - t0;
+	assert_true(dt >= 0.2);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	close(ready);
+	table_close(r);
+	table_close(w);
+}
+
+/* Child: on each 'g', try a classic F_WRLCK and F_RDLCK without waiting
+ * and answer two bytes ('y' taken / 'n' refused with EAGAIN or EACCES). */
+static pid_t
+lock_prober(const char *path, int *to, int *from)
+{
+	int a[2], b[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(a), 0);
+	assert_int_equal(pipe(b), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c, res[2];
+		close(a[1]);
+		close(b[0]);
+		while (read(a[0], &c, 1) == 1) {
+			short types[2] = {F_WRLCK, F_RDLCK};
+			for (int i = 0; i < 2; i++) {
+				struct flock l = {0};
+				int fd = open(path, O_RDWR);
+				l.l_type = types[i];
+				l.l_whence = SEEK_SET;
+				if (fd >= 0 && fcntl(fd, F_SETLK, &l) == 0)
+					res[i] = 'y';
+				else if (errno == EAGAIN || errno == EACCES)
+					res[i] = 'n';
+				else
+					res[i] = '?';
+				if (fd >= 0)
+					close(fd);
+			}
+			if (write(b[1], res, 2) != 2)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(a[0]);
+	close(b[1]);
+	*to = a[1];
+	*from = b[0];
+	return pid;
+}
+
+struct probe_arg {
+	int to, from;
+	char res[3];
+	int visits;
+};
+
+static int
+probe_visit(void *arg, const void *key, size_t klen, const void *val,
+            size_t vlen)
+{
+	struct probe_arg *p = arg;
+
+	(void)key, (void)klen, (void)val, (void)vlen;
+	if (p->visits++ == 0) {
+		if (write(p->to, "g", 1) != 1 || read(p->from, p->res, 2) != 2)
+			p->res[0] = 'E';
+	}
+	return 0;
+}
+
+static void
+test_shared_lock_blocks_classic_writer(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct table *r;
+	struct probe_arg p = {0};
+	int status;
+	pid_t pid;
+
+	make_table(f->path, "v", 3);
+	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_non_null(r);
+	pid = lock_prober(f->path, &p.to, &p.from);
+
+	/* inside our read transaction: exclusive refused, shared granted */
+	assert_int_equal(table_foreach(r, probe_visit, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.visits, 4);
+	assert_string_equal(p.res, "ny");
+
+	/* after it: both free (nothing left locked by us) */
+	assert_int_equal(write(p.to, "g", 1), 1);
+	assert_int_equal(read(p.from, p.res, 2), 2);
+	assert_string_equal(p.res, "yy");
+
+	close(p.to);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(p.from);
+	table_close(r);
+}
+
+static void
+test_reader_needs_no_write_permission(void **state)
+{
+	struct fx *f = *state;
+	char missing[320];
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	make_table(f->path, "v", 0);
+	snprintf(missing, sizeof(missing), "%s/none.lmdb", f->dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[256], val[64];
+		struct table *t;
+		if (setgid(65534) == -1 || setuid(65534) == -1)
+			_exit(2);
+		if (access(f->path, W_OK) == 0)
+			_exit(3); /* the test would prove nothing */
+		t = table_open(f->path, TABLE_READ, err, sizeof(err));
+		if (t == NULL || tt_get(t, "k", val, sizeof(val)) != TABLE_OK ||
+		    strcmp(val, "v") != 0)
+			_exit(4);
+		table_close(t);
+		t = table_open(missing, TABLE_READ_MISSING_OK, err, sizeof(err));
+		if (t == NULL || tt_get(t, "k", val, sizeof(val)) != TABLE_NOTFOUND)
+			_exit(5);
+		table_close(t);
+		/* and a writer as that user is refused, with the path */
+		t = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+		if (t != NULL || strstr(err, f->path) == NULL)
+			_exit(6);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* and nothing was created beside the table */
+	assert_int_equal(access(missing, F_OK), -1);
+}
+
+/*
+ * Concurrency.  Every write transaction sets keys s0..s9 to one and the
+ * same new value (and adds a filler record, so the map grows meanwhile).
+ * A reader's table_foreach is one read transaction under the shared lock,
+ * so it must see ten equal values; without the lock a NOLOCK writer reuses
+ * pages a reader is still walking, and it would see a mix or garbage.
+ */
+#define NSLOT 10
+#define NWRITES 200
+
+struct conc {
+	struct table *t;
+	atomic_int stop;
+	atomic_int torn, errors, reads;
+};
+
+struct slot_arg {
+	char v[NSLOT][32];
+	int seen, visits;
+};
+
+static int
+slot_visit(void *arg, const void *key, size_t klen, const void *val,
+           size_t vlen)
+{
+	struct slot_arg *s = arg;
+	const char *k = key;
+
+	/* Stay in the transaction long enough for several unlocked commits
+	 * to happen meanwhile, were the writer not kept out. */
+	if (s->visits++ == 0)
+		usleep(500);
+	if (klen == 3 && k[0] == 's' && k[1] >= '0' && k[1] <= '9' &&
+	    vlen < sizeof(s->v[0])) {
+		memcpy(s->v[k[1] - '0'], val, vlen);
+		s->v[k[1] - '0'][vlen] = '\0';
+		s->seen++;
+	}
+	return 0;
+}
+
+static void *
+reader_thread(void *arg)
+{
+	struct conc *c = arg;
+	char err[256], val[64];
+
+	while (!atomic_load(&c->stop)) {
+		struct slot_arg s;
+		int i;
+		memset(&s, 0, sizeof(s));
+		if (table_foreach(c->t, slot_visit, &s, err, sizeof(err)) != 0) {
+			atomic_fetch_add(&c->errors, 1);
+			fprintf(stderr, "reader: %s\n", err);
+			continue;
+		}
+		if (s.seen != 0 && s.seen != NSLOT)
+			atomic_fetch_add(&c->torn, 1);
+		for (i = 1; i < s.seen; i++)
+			if (strcmp(s.v[i], s.v[0]) != 0)
+				atomic_fetch_add(&c->torn, 1);
+		if (table_get(c->t, "s0", 3, val, sizeof(val), err,
+		              sizeof(err)) == TABLE_ERR) {
+			atomic_fetch_add(&c->errors, 1);
+			fprintf(stderr, "reader: %s\n", err);
+		}
+		atomic_fetch_add(&c->reads, 1);
+		/* a busy milter, not a spin loop: fcntl locks do not queue a
+		 * writer ahead of new readers, and the machine is shared */
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* One transaction: s0..s9 = gen, fill<gen> = 16 KiB. */
+static int
+write_gen(struct table *t, int gen)
+{
+	static char fill[16384];
+	char keys[NSLOT][16], val[32], fk[32], err[256];
+	struct table_op ops[NSLOT + 1];
+	int i;
+
+	memset(fill, 'f', sizeof(fill));
+	snprintf(val, sizeof(val), "%d", gen);
+	for (i = 0; i < NSLOT; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "s%d", i);
+		ops[i] = (struct table_op){0, keys[i], 3, val, strlen(val) + 1};
+	}
+	snprintf(fk, sizeof(fk), "fill%06d", gen);
+	ops[NSLOT] = (struct table_op){0, fk, strlen(fk) + 1, fill, sizeof(fill)};
+	if (table_write(t, ops, NSLOT + 1, err, sizeof(err)) != TABLE_OK) {
+		fprintf(stderr, "writer: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+writer_thread(void *arg)
+{
+	struct conc *c = arg;
+	int g;
+
+	for (g = 1; g <= NWRITES; g++)
+		if (write_gen(c->t, g) == -1)
+			atomic_fetch_add(&c->errors, 1);
+	atomic_store(&c->stop, 1);
+	return NULL;
+}
+
+static void
+test_threads_with_writer_thread(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct conc c = {0};
+	struct table *r;
+	struct conc c2 = {0};
+	pthread_t th[8];
+	int i;
+
+	/* one struct table shared by a writer thread and 2 readers, plus a
+	 * reader table shared by 5 more threads: only the file lock keeps
+	 * these out of the writer's way (classic fcntl locks would not: they
+	 * never conflict within one process) */
+	c.t = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	assert_non_null(c.t);
+	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	assert_non_null(r);
+	c2.t = r;
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &c), 0);
+	for (i = 2; i < 7; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &c2),
+		                 0);
+	assert_int_equal(pthread_create(&th[7], NULL, writer_thread, &c), 0);
+	pthread_join(th[7], NULL);
+	atomic_store(&c2.stop, 1);
+	for (i = 0; i < 7; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&c.errors) + atomic_load(&c2.errors), 0);
+	assert_int_equal(atomic_load(&c.torn) + atomic_load(&c2.torn), 0);
+	assert_true(atomic_load(&c.reads) > 0);
+	assert_true(atomic_load(&c2.reads) > 0);
+	assert_true(file_mapsize(f->path) > (size_t)1 << 20); /* it grew */
+	table_close(c.t);
+	table_close(r);
+}
+
+static void
+test_threads_with_writer_process(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct conc c = {0};
+	pthread_t th[8];
+	int i, status;
+	pid_t pid;
+
+	make_table(f->path, "v", 0);
+	c.t = table_open(f->path, TABLE_READ_MISSING_OK, err, sizeof(err));
+	assert_non_null(c.t);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct table *w = table_open(f->path, TABLE_WRITE, err,
+		                             sizeof(err));
+		int g;
+		if (w == NULL)
+			_exit(2);
+		for (g = 1; g <= NWRITES; g++)
+			if (write_gen(w, g) == -1)
+				_exit(3);
+		table_close(w);
+		_exit(0);
+	}
+	for (i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &c), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	atomic_store(&c.stop, 1);
+	for (i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(atomic_load(&c.errors), 0);
+	assert_int_equal(atomic_load(&c.torn), 0);
+	assert_true(atomic_load(&c.reads) > 0);
+	table_close(c.t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replace_under_reader, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_and_truncated, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_waits_for_classic_lock,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shared_lock_blocks_classic_writer,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reader_needs_no_write_permission,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads_with_writer_thread, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_threads_with_writer_process,
+	                                    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
