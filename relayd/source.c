@@ -27,7 +27,9 @@
  * read to its end before the path is looked at, so lines written to the
  * old file before the new one appeared come first.
  * Copytruncate: the file is shorter than our offset, so we start again at
- * 0 (a held partial line is dropped: it no longer exists).
+ * 0.  Lines written between our last read and the truncate survive only in
+ * the copy, so first the rotated name whose bytes before our offset match
+ * the last ones we read is found and read from our offset to its end.
  *
  * Lines are assembled in place in a 64 KiB read buffer; a line that spans
  * two reads is copied into the slot's line buffer (SOURCE_MAX_LINE + 1
@@ -70,6 +72,7 @@
 #include <unistd.h>
 
 #define SOURCE_BUFSIZE 65536
+#define SOURCE_TAIL 256
 
 #define FILE_MASK (IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB)
 /* IN_ATTRIB on the directory: a chmod/chgrp of the file we could not read
@@ -86,6 +89,10 @@ struct slot {
 	char *held;   /* partial line, SOURCE_MAX_LINE + 1 bytes */
 	size_t len;
 	int skipping; /* inside a line already known to be too long */
+	/* The last bytes read, ending at off: they identify the copy that
+	 * copytruncate made of this file (recover_copy()). */
+	char tail[SOURCE_TAIL];
+	size_t tail_len;
 };
 
 struct source {
@@ -311,6 +318,77 @@ static void flush(struct slot *sl, source_line_fn fn, void *arg)
 
 /* ---- files ---- */
 
+static void remember_tail(struct slot *sl, const char *buf, size_t n)
+{
+	if (n >= SOURCE_TAIL) {
+		memcpy(sl->tail, buf + n - SOURCE_TAIL, SOURCE_TAIL);
+		sl->tail_len = SOURCE_TAIL;
+		return;
+	}
+	if (sl->tail_len + n > SOURCE_TAIL) {
+		size_t keep = SOURCE_TAIL - n;
+		memmove(sl->tail, sl->tail + sl->tail_len - keep, keep);
+		sl->tail_len = keep;
+	}
+	memcpy(sl->tail + sl->tail_len, buf, n);
+	sl->tail_len += n;
+}
+
+/* sl's file was truncated below sl->off.  Look among its rotated names for
+ * a copy at least sl->off long whose bytes just before sl->off are the
+ * ones we last read, and deliver the rest of that copy.  Best effort: with
+ * no such copy (compressed at once, or a truncate without a copy) the
+ * lines written between our last read and the truncate are gone, which is
+ * copytruncate's own limit. */
+static void recover_copy(struct source *s, struct slot *sl,
+                         source_line_fn fn, void *arg)
+{
+	size_t blen = strlen(s->base);
+	char path[PATH_MAX], cmp[SOURCE_TAIL];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd = -1;
+
+	if (sl->tail_len == 0 || s->dir == NULL || (d = opendir(s->dir)) == NULL)
+		return;
+	while (fd < 0 && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, s->base, blen) != 0 ||
+		    (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name) >=
+		    (int)sizeof path)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_size < sl->off || (st.st_dev == sl->dev && st.st_ino == sl->ino) ||
+		    pread(fd, cmp, sl->tail_len, sl->off - (off_t)sl->tail_len) !=
+		        (ssize_t)sl->tail_len ||
+		    memcmp(cmp, sl->tail, sl->tail_len) != 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	closedir(d);
+	if (fd < 0)
+		return;
+	for (;;) {
+		ssize_t r = pread(fd, s->buf, SOURCE_BUFSIZE, sl->off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		sl->off += r;
+		assemble(s, sl, s->buf, (size_t)r, fn, arg);
+	}
+	close(fd);
+	/* The copy is complete: a last line without newline ends there. */
+	flush(sl, fn, arg);
+}
+
+
 /* Read sl to its current end.  0, or -1 with err. */
 static int slot_drain(struct source *s, struct slot *sl, source_line_fn fn,
                       void *arg, char *err, size_t errlen)
@@ -321,7 +399,10 @@ static int slot_drain(struct source *s, struct slot *sl, source_line_fn fn,
 	if (sl->fd < 0)
 		return 0;
 	if (fstat(sl->fd, &st) == 0 && st.st_size < sl->off) {
-		/* Copytruncate: what we held is gone with the old content. */
+		/* Copytruncate.  Lines written after our last read but before
+		 * the copy exist only in the copy now: read them there first. */
+		recover_copy(s, sl, fn, arg);
+		sl->tail_len = 0;
 		if (lseek(sl->fd, 0, SEEK_SET) < 0) {
 			snprintf(err, errlen, "%s: lseek: %s", s->path,
 			         strerror(errno));
@@ -345,6 +426,7 @@ static int slot_drain(struct source *s, struct slot *sl, source_line_fn fn,
 			return -1;
 		}
 		sl->off += r;
+		remember_tail(sl, s->buf, (size_t)r);
 		assemble(s, sl, s->buf, (size_t)r, fn, arg);
 	}
 }
