@@ -14,7 +14,7 @@ VERSION := 0.1.0
 SYSCONFDIR ?= /etc/leafmail
 
 CC      ?= cc
-PKGS    := libconfuse lmdb libcrypto zlib libcurl milter
+PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -26,7 +26,7 @@ CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 LDFLAGS += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -Ilib $(PKG_CFLAGS) \
-	-DLEAFMAIL_VERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
+	-DLEAFMAIL_SQLITE -DLEAFMAIL_VERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
 LIBS    := $(PKG_LIBS) -pthread
 
 # program = directory : main source
@@ -47,7 +47,9 @@ dir_leafmail-deliver   := deliver
 PROGDIRS  := milter relayd umtp tunneld deliver
 MAINS     := $(foreach p,$(PROGRAMS),$(main_$(p)))
 LIB_SRCS  := $(wildcard lib/*.c)
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# Objects live under $(BUILD)/obj so a directory never collides with a
+# program of the same name (umtp/ and the umtp program).
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 # Only programs whose main file exists are built, so the tree builds while
 # some programs are still to come.
 BUILT_PROGRAMS := $(foreach p,$(PROGRAMS),$(if $(wildcard $(main_$(p))),$(p)))
@@ -63,7 +65,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 .PHONY: FORCE all deps check check-fast check-asan unit install clean demo bench lint fuzz
 all: $(BUILT_PROGRAMS:%=$(BUILD)/%)
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard */*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h) $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -72,14 +74,14 @@ $(BUILD)/libleafmail.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 define privlib
-$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(call dir_srcs,$(1)))
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call dir_srcs,$(1)))
 	@rm -f $$@
 	ar rcs $$@ $$^
 endef
 $(foreach d,$(PROGDIRS),$(if $(call dir_srcs,$(d)),$(eval $(call privlib,$(d)))))
 
 define program
-$(BUILD)/$(1): $(BUILD)/$(main_$(1):.c=.o) $(call dir_lib,$(dir_$(1))) $(BUILD)/libleafmail.a
+$(BUILD)/$(1): $(BUILD)/obj/$(main_$(1):.c=.o) $(call dir_lib,$(dir_$(1))) $(BUILD)/libleafmail.a
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(LIBS)
 endef
 $(foreach p,$(BUILT_PROGRAMS),$(eval $(call program,$(p))))
@@ -119,7 +121,7 @@ fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 # relinked every time, which costs a second.
 build-fuzz/%: tests/fuzz/%.c FORCE
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fsanitize=fuzzer-no-link" $(FUZZ_LIBS)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Irelayd -Imilter $(PKG_CFLAGS) -o $@ $< \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Irelayd -Imilter -Iumtp $(PKG_CFLAGS) -o $@ $< \
 		$(FUZZ_LIBS) $(LIBS)
 FORCE:
 

@@ -13,7 +13,9 @@ cat > "$T/relay" <<EOT
 127.0.0.9 $((now - 10))
 2001:db8::7 $((now + 600))
 EOT
-postmap -N "lmdb:$T/relay" || notok "postmap builds the table"
+# postmap needs a main.cf; /etc/postfix has none on a fresh install
+: > "$T/main.cf"
+postmap -c "$T" -N "lmdb:$T/relay" || notok "postmap builds the table"
 cat > "$T/leafmail.conf" <<EOT
 relay { table = "$T/relay" }
 EOT
