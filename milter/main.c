@@ -1,0 +1,307 @@
+/*
+ * main.c - leafmail-milter: relay-by-POP-auth policy for Postfix and
+ * sendmail, as a libmilter filter.
+ *
+ *   leafmail-milter [-fhtV] [-c FILE]
+ *
+ * Start-up, in this order (the order matters):
+ *   1. options, logging, configuration (-t stops here: exit 0 or 78)
+ *   2. as root: create run-dir for user, lock <run-dir>/leafmail-milter.pid
+ *      (a second copy refuses to start), clear a stale unix socket but
+ *      never one that answers (socket.c), open the socket with a tight
+ *      umask, then give it milter.socket-mode and user as its owner
+ *   3. drop privileges for good, detach unless -f, write the pid
+ *   4. open the relay table once, as user (it must be readable by user,
+ *      who also has to reopen it when relayd replaces it), and serve
+ *      until libmilter sees SIGTERM, SIGINT or SIGHUP
+ *   5. remove the unix socket if it is still ours; leave the table and
+ *      the policy alone, a worker thread may still be reading them
+ *
+ * Exit codes (sysexits): 64 usage, 78 configuration (missing user too),
+ * 69 socket in use or unavailable, another copy running, 71 other
+ * operating system errors.  Only main() exits; the callbacks (filter.c)
+ * never do.
+ */
+#include <stdbool.h>
+
+#include <libmilter/mfapi.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "filter.h"
+#include "log.h"
+#include "relaytable.h"
+#include "socket.h"
+#include "table.h"
+
+#define PROGNAME "leafmail-milter"
+
+struct settings {
+	char *spec;            /* milter.socket as libmilter wants it */
+	int is_unix;           /* spec is a unix socket at path */
+	char path[PATH_MAX];
+	mode_t mode;           /* milter.socket-mode */
+	const char *user;
+	const char *run_dir;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: %s [-fhtV] [-c FILE]\n"
+	           "  -c FILE  configuration (default " CONF_DEFAULT_PATH ")\n"
+	           "  -f       stay in the foreground, log to stderr too\n"
+	           "  -t       check the configuration and exit (0 ok, 78 not)\n"
+	           "  -V       print the version\n"
+	           "  -h       this help\n",
+	        PROGNAME);
+}
+
+/* "FILE:LINE: " prefix for an error about section sec. */
+static void
+conf_error(cfg_t *sec, const char *file, char *err, size_t errlen,
+           const char *msg, const char *what)
+{
+	snprintf(err, errlen, "%s:%d: %s: %s", sec->filename ? sec->filename : file,
+	         sec->line, msg, what);
+}
+
+/* What the milter needs from the parsed configuration; 0, or -1 with a
+ * configuration error in err. */
+static int
+load_settings(cfg_t *cfg, const char *file, struct filter_config *fc,
+              struct settings *st, char *err, size_t errlen)
+{
+	cfg_t *msec = cfg_getsec(cfg, "milter");
+	cfg_t *rsec = cfg_getsec(cfg, "relay");
+	const char *table;
+	unsigned int i, n;
+	int r;
+
+	if (msec == NULL || rsec == NULL) {
+		snprintf(err, errlen, "%s: milter or relay section missing", file);
+		return -1;
+	}
+	st->spec = cfg_getstr(msec, "socket");
+	st->user = cfg_getstr(cfg, "user");
+	st->run_dir = cfg_getstr(cfg, "run-dir");
+	if (st->spec == NULL || st->spec[0] == '\0') {
+		conf_error(msec, file, err, errlen, "socket", "empty");
+		return -1;
+	}
+	r = socket_unix_path(st->spec, st->path, sizeof(st->path));
+	if (r == -1) {
+		conf_error(msec, file, err, errlen, "socket",
+		           "unix socket path empty or too long");
+		return -1;
+	}
+	st->is_unix = r;
+	if (socket_parse_mode(cfg_getstr(msec, "socket-mode"), &st->mode) == -1) {
+		conf_error(msec, file, err, errlen, "socket-mode",
+		           "not an octal mode such as \"0660\"");
+		return -1;
+	}
+	n = cfg_size(msec, "local-domains");
+	for (i = 0; i < n; i++)
+		if (policy_add_local_domain(&fc->policy,
+		                            cfg_getnstr(msec, "local-domains", i)) == -1) {
+			conf_error(msec, file, err, errlen, "local-domains",
+			           "domain name too long (or out of memory)");
+			return -1;
+		}
+	if (conf_cidr_list(msec, "trusted-networks", &fc->policy.trusted) == -1) {
+		conf_error(msec, file, err, errlen, "trusted-networks",
+		           "bad network (or out of memory)");
+		return -1;
+	}
+	table = cfg_getstr(rsec, "table");
+	if (table == NULL ||
+	    relaytable_path(table, fc->table_path, sizeof(fc->table_path)) == -1) {
+		conf_error(rsec, file, err, errlen, "table", "path missing or too long");
+		return -1;
+	}
+	fc->expire = conf_duration(rsec, "expire");
+	return 0;
+}
+
+/* Log every line of a multi-line message, then exit. */
+static void __attribute__((noreturn))
+fatal_lines(int ex, char *msg)
+{
+	char *line, *save = NULL;
+
+	for (line = strtok_r(msg, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		log_warnx("%s", line);
+	exit(ex);
+}
+
+/* The unix socket: the mode and owner it should have.  libmilter created
+ * it under our umask of 0177, so nobody could connect before this. */
+static void
+socket_permissions(const struct settings *st, const struct daemon_user *u)
+{
+	char err[512];
+
+	if (chmod(st->path, st->mode) == -1)
+		log_fatal(DAEMON_EX_OSERR, "chmod %04o %s", (unsigned)st->mode, st->path);
+	if (daemon_chown(u, st->path, err, sizeof(err)) == -1)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+}
+
+static void
+open_socket(const struct settings *st)
+{
+	char err[512];
+	mode_t old;
+
+	if (st->is_unix) {
+		switch (socket_clear_stale(st->path, err, sizeof(err))) {
+		case SOCKET_ABSENT:
+			break;
+		case SOCKET_REMOVED:
+			log_info("removed stale socket %s (nothing was listening)",
+			         st->path);
+			break;
+		case SOCKET_INUSE:
+		case SOCKET_NOTSOCK:
+			log_fatalx(DAEMON_EX_UNAVAILABLE, "refusing to start: %s", err);
+		default:
+			log_fatalx(DAEMON_EX_OSERR, "%s", err);
+		}
+	}
+	if (smfi_setconn(st->spec) != MI_SUCCESS)
+		log_fatalx(DAEMON_EX_CONFIG, "bad milter.socket \"%s\"", st->spec);
+	old = umask(0177);
+	errno = 0;
+	if (smfi_opensocket(false) != MI_SUCCESS) {
+		/* libmilter says why only in syslog; errno is bind()'s, or
+		 * that of whatever failed before it. */
+		if (errno != 0)
+			log_fatal(DAEMON_EX_UNAVAILABLE, "cannot listen on %s", st->spec);
+		log_fatalx(DAEMON_EX_UNAVAILABLE, "cannot listen on %s", st->spec);
+	}
+	umask(old);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct filter_config fc; /* shared with every callback */
+	struct settings st;
+	struct daemon_user u;
+	struct stat sockst;
+	const char *conffile = CONF_DEFAULT_PATH;
+	char err[4096], pidpath[PATH_MAX];
+	int ch, foreground = 0, check_only = 0, pidfd, rc, have_sockst = 0, bad;
+	cfg_t *cfg;
+
+	while ((ch = getopt(argc, argv, "c:fhtV")) != -1) {
+		switch (ch) {
+		case 'c':
+			conffile = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			check_only = 1;
+			break;
+		case 'V':
+			printf("%s %s\n", PROGNAME, LEAFMAIL_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return DAEMON_EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return DAEMON_EX_USAGE;
+	}
+
+	/* Until we detach, errors go to stderr as well as syslog. */
+	log_init(PROGNAME, 1, 0);
+	memset(&st, 0, sizeof(st));
+	bad = (cfg = conf_load(conffile, err, sizeof(err))) == NULL ||
+	      load_settings(cfg, conffile, &fc, &st, err, sizeof(err)) == -1 ||
+	      daemon_user_lookup(st.user, &u, err, sizeof(err)) == -1;
+	if (bad || check_only) {
+		policy_free(&fc.policy);
+		conf_free(cfg);
+		if (!bad)
+			return 0;
+		if (check_only) {
+			fprintf(stderr, "%s\n", err);
+			return DAEMON_EX_CONFIG;
+		}
+		fatal_lines(DAEMON_EX_CONFIG, err);
+	}
+
+	if (daemon_prepare_dirs(&u, NULL, st.run_dir, err, sizeof(err)) == -1)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (snprintf(pidpath, sizeof(pidpath), "%s/%s.pid", st.run_dir, PROGNAME) >=
+	    (int)sizeof(pidpath))
+		log_fatalx(DAEMON_EX_CONFIG, "run-dir too long");
+	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof(err))) == -1)
+		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
+
+	if (filter_register(&fc, err, sizeof(err)) == -1)
+		log_fatalx(DAEMON_EX_SOFTWARE, "%s", err);
+	open_socket(&st);
+	if (st.is_unix) {
+		socket_permissions(&st, &u);
+		have_sockst = stat(st.path, &sockst) == 0;
+	}
+
+	if (daemon_drop_privs(&u, err, sizeof(err)) == -1)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (!foreground) {
+		if (daemon_detach(err, sizeof(err)) == -1)
+			log_fatalx(DAEMON_EX_OSERR, "%s", err);
+		log_set_stderr(0);
+	}
+	if (daemon_pidfile_write(pidfd, err, sizeof(err)) == -1)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+
+	/* After detaching: an LMDB environment must not cross a fork(). */
+	fc.table = table_open(fc.table_path, TABLE_READ_MISSING_OK, err,
+	                      sizeof(err));
+	if (fc.table == NULL)
+		log_warnx("relay table: %s; recipients that need relay "
+		          "permission get 451 until it can be read",
+		          err);
+
+	log_info("started on %s as %s, relay table %s", st.spec, u.name,
+	         fc.table_path);
+	rc = smfi_main();
+
+	if (st.is_unix && have_sockst) {
+		struct stat now;
+
+		/* libmilter may have removed it already; a new instance's
+		 * socket (another inode) is not ours to remove. */
+		if (stat(st.path, &now) == 0 && now.st_dev == sockst.st_dev &&
+		    now.st_ino == sockst.st_ino && unlink(st.path) == -1)
+			log_warn("cannot remove %s", st.path);
+	}
+	/* The table and the policy stay: smfi_main() does not wait for
+	 * worker threads still in a callback, and exit frees them anyway. */
+	conf_free(cfg);
+	if (rc != MI_SUCCESS) {
+		log_warnx("smfi_main failed");
+		return DAEMON_EX_OSERR;
+	}
+	log_info("stopped");
+	unlink(pidpath);
+	return 0;
+}

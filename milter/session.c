@@ -1,0 +1,37 @@
+/*
+ * session.c - per-connection state (session.h).
+ *
+ * The MTA tells us the client's address at connect.  Postfix and sendmail
+ * send AF_INET or AF_INET6; a connection over a unix socket, from an
+ * unknown family ("unspec" in miltertest) or with no address at all gets
+ * has_addr = 0: such a client is never trusted and never looked up in the
+ * relay table, so it can only reach local domains or authenticate.
+ */
+#include "session.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct session *
+session_new(const struct sockaddr *sa, const struct policy *p)
+{
+	struct session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	strcpy(s->client, "unknown");
+	if (sa != NULL && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+	    addr_from_sockaddr(sa, &s->addr) == 0) {
+		s->has_addr = 1;
+		addr_format(&s->addr, s->client, sizeof(s->client));
+		s->trusted = policy_trusted(p, &s->addr);
+	}
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	free(s);
+}
