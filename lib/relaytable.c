@@ -17,6 +17,12 @@
  * malformed value as "not relayed" (fail closed), and relaytable_sweep()
  * deletes malformed records along with expired ones.
  *
+ * Speed: relayd encodes a record per login while catching up on a log
+ * (half a million in a benchmark), so keys of plain IPv4 addresses and
+ * values are formatted by hand here rather than with snprintf(), which
+ * was a fifth of relayd's CPU time; anything else goes to addr_format().
+ * The unit tests check that both spell every key the same way.
+ *
  * Limit: table.h has no conditional delete, so the sweep reads what has
  * expired and deletes it in a later transaction.  Just before each batch
  * it reads each record again and keeps the ones refreshed meanwhile (by
@@ -59,21 +65,73 @@ parse_expiry(const char *s, size_t len, time_t *out)
 	return 0;
 }
 
+/* Decimal digits of v (< 1000) at p, no leading zeros; returns the end. */
+static char *
+put_octet(char *p, unsigned v)
+{
+	if (v >= 100)
+		*p++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*p++ = (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+/* The key text of a (addr_format()'s canonical form) and its NUL into
+ * buf (ADDR_STRLEN + 1 bytes); returns the length including the NUL. */
+static size_t
+format_key(const struct addr *a, char *buf)
+{
+	if (a->family == AF_INET) {
+		char *p = buf;
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				*p++ = '.';
+			p = put_octet(p, a->bytes[i]);
+		}
+		*p++ = '\0';
+		return (size_t)(p - buf);
+	}
+	addr_format(a, buf, ADDR_STRLEN + 1);
+	return strlen(buf) + 1;
+}
+
+/* "%lld" of v and its NUL into buf (24 bytes); returns the length
+ * including the NUL. */
+static size_t
+format_expiry(long long v, char *buf)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+	/* the magnitude, also of LLONG_MIN */
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v
+	                             : (unsigned long long)v;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		buf[i++] = '-';
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+	return i + 1;
+}
+
 void
 relaytable_op(struct table_op *op, const struct addr *a, time_t expires,
               char *keybuf, char *valbuf)
 {
-	addr_format(a, keybuf, ADDR_STRLEN + 1);
 	memset(op, 0, sizeof(*op));
 	op->key = keybuf;
-	op->klen = strlen(keybuf) + 1;
+	op->klen = format_key(a, keybuf);
 	if (expires == 0) {
 		op->del = 1;
 		return;
 	}
-	snprintf(valbuf, RELAYTABLE_VALLEN, "%lld", (long long)expires);
 	op->val = valbuf;
-	op->vlen = strlen(valbuf) + 1;
+	op->vlen = format_expiry((long long)expires, valbuf);
 }
 
 int
@@ -106,8 +164,8 @@ relaytable_check(struct table *t, const struct addr *a, time_t now,
 
 	if (expires != NULL)
 		*expires = 0;
-	addr_format(a, key, sizeof(key));
-	rc = table_get(t, key, strlen(key) + 1, val, sizeof(val), err, errlen);
+	rc = table_get(t, key, format_key(a, key), val, sizeof(val), err,
+	               errlen);
 	if (rc == TABLE_ERR)
 		return TABLE_ERR;
 	if (rc == TABLE_NOTFOUND)

@@ -66,4 +66,21 @@ int table_foreach(struct table *t, table_visit_fn fn, void *arg, char *err,
 int table_write(struct table *t, const struct table_op *ops, size_t nops,
                 char *err, size_t errlen);
 
+/*
+ * table_write() with flags.  TABLE_DEFER_SYNC: the commit is visible to
+ * every reader at once and stays crash-consistent (a system crash may
+ * undo it, never corrupt the file), but is not yet durable: call
+ * table_sync() before acting on its durability (relayd saves its log
+ * positions only after that).  A later plain table_write() or
+ * table_sync() makes it durable; table_close() syncs too.
+ */
+#define TABLE_DEFER_SYNC 1
+int table_write_flags(struct table *t, const struct table_op *ops,
+                      size_t nops, int flags, char *err, size_t errlen);
+
+/* Make every commit so far durable (fdatasync); 0, or TABLE_ERR.  Cheap
+ * when there is nothing to sync.  Needs no file lock: it waits for the
+ * disk without excluding any reader. */
+int table_sync(struct table *t, char *err, size_t errlen);
+
 #endif

@@ -24,8 +24,27 @@
  * Positions are written at most once a second (each save is an fsync and
  * a rename), and always at exit; a crash may therefore re-read up to a
  * second of lines, which only refreshes entries.
+ *
+ * Durability.  Batches commit with TABLE_DEFER_SYNC: visible to Postfix
+ * and the milter at once, crash-consistent, but not yet on disk; the
+ * table is synced (table_sync) before positions are saved, at most a
+ * second after a commit even when no file source has a position to save
+ * (stdin), and at exit.  So the invariant holds: a saved position never
+ * runs ahead of logins that a system crash could still take out of the
+ * table.  What it buys: a catch-up pays one fdatasync per batch instead
+ * of an fdatasync plus a synchronous meta-page write, and the exclusive
+ * lock is held that much shorter.  A failed sync is logged and keeps the
+ * positions where they were (retried a second later).
+ *
+ * A batch that fills up while reading (catch-up) is written by a thread
+ * of its own while reading goes on (flush_async): the parsing of the next
+ * batch overlaps the disk wait of this one.  One batch at most is in
+ * flight; the end of every drain waits for it, so all of the above is
+ * unchanged: the table has one writer at a time, and positions are saved
+ * only after every batch before them committed and was synced.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +74,10 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 #define POSITION_SAVE_MS 1000
+/* A batch waiting for the background writer may grow to this many
+ * addresses: a write of 8192 deferred-sync entries holds the lock about
+ * as long as one of 4096 synced entries did (8-9 ms measured). */
+#define LOOP_BATCH_MAX (2 * LOOP_BATCH)
 
 struct pending {
 	struct addr a;
@@ -68,6 +91,19 @@ struct batch {
 	size_t n, cap;
 	uint32_t *slot; /* open addressing: index + 1, 0 = empty */
 	size_t nslot;   /* power of two, >= 2 * cap */
+};
+
+/* The batch being written in the background (flush_async), or, while
+ * none is, the cleared spare that the next full batch is swapped with. */
+struct writer {
+	pthread_t th;
+	int busy;     /* th is running or not yet joined */
+	int finished; /* th has written (atomic: set by th) */
+	struct batch b;
+	unsigned long logins, ignored, stale; /* counted into b */
+	struct table *table;
+	int rc;
+	char err[512];
 };
 
 struct srcstate {
@@ -85,6 +121,7 @@ struct loop {
 	int ep, sfd, tfd;
 	struct srcstate *st;
 	struct batch b;
+	struct writer w;
 	time_t now; /* wall clock of the current drain */
 	int stop;
 	int write_failing;
@@ -92,6 +129,8 @@ struct loop {
 	long backoff_ms;
 	int pos_dirty;
 	long long last_pos_save;
+	int unsynced;     /* a deferred-sync commit not yet synced */
+	int sync_failing; /* last table_sync() failed (logged once) */
 	unsigned long logins, ignored, stale; /* since the last flush */
 	int oom_logged;
 };
@@ -209,10 +248,10 @@ batch_free(struct batch *b)
 /* ---- writing the batch ---- */
 
 static void
-log_batch(struct loop *l)
+log_batch(const struct batch *b, unsigned long logins, unsigned long ignored,
+          unsigned long stale)
 {
 	char t1[32], t2[32], ip[ADDR_STRLEN];
-	struct batch *b = &l->b;
 	if (b->n <= LOOP_LOG_EACH) {
 		for (size_t i = 0; i < b->n; i++) {
 			struct pending *p = &b->v[i];
@@ -230,60 +269,33 @@ log_batch(struct loop *l)
 			latest = b->v[i].expires;
 	log_info("relay: %zu addresses allowed from %lu logins (latest until "
 	         "%s; %lu ignored networks, %lu stale)",
-	         b->n, l->logins, fmt_time(latest, t1, sizeof t1), l->ignored,
-	         l->stale);
+	         b->n, logins, fmt_time(latest, t1, sizeof t1), ignored, stale);
 }
 
-/* Write the pending batch in one transaction.  0 when written (or empty),
- * -1 when the write failed: the batch is kept and a retry scheduled. */
+/* b in one transaction (deferred sync); 0, or -1 with err.  Touches
+ * nothing but b and the table: the writer thread runs it. */
 static int
-flush(struct loop *l)
+write_batch(struct table *t, const struct batch *b, char *err, size_t errlen)
 {
-	struct batch *b = &l->b;
-	if (b->n == 0) {
-		l->logins = l->ignored = l->stale = 0;
-		return 0;
-	}
 	struct table_op *ops = malloc(b->n * sizeof *ops);
 	char(*keys)[ADDR_STRLEN + 1] = malloc(b->n * sizeof *keys);
 	char(*vals)[24] = malloc(b->n * sizeof *vals);
-	char err[512];
 	int rc = -1;
 	if (ops == NULL || keys == NULL || vals == NULL) {
-		snprintf(err, sizeof err, "out of memory");
+		snprintf(err, errlen, "out of memory");
 	} else {
 		for (size_t i = 0; i < b->n; i++)
 			relaytable_op(&ops[i], &b->v[i].a, b->v[i].expires,
 			              keys[i], vals[i]);
-		rc = table_write(l->c->table, ops, b->n, err, sizeof err) ==
-		             TABLE_OK
+		rc = table_write_flags(t, ops, b->n, TABLE_DEFER_SYNC, err,
+		                       errlen) == TABLE_OK
 		         ? 0
 		         : -1;
 	}
 	free(ops);
 	free(keys);
 	free(vals);
-	if (rc < 0) {
-		if (!l->write_failing)
-			log_warnx("relay table: %s; %zu addresses kept, "
-			          "retrying",
-			          err, b->n);
-		l->write_failing = 1;
-		l->backoff_ms = l->backoff_ms == 0 ? RETRY_MIN_MS
-		                                   : l->backoff_ms * 2;
-		if (l->backoff_ms > RETRY_MAX_MS)
-			l->backoff_ms = RETRY_MAX_MS;
-		l->retry_at = mono_ms() + l->backoff_ms;
-		return -1;
-	}
-	if (l->write_failing)
-		log_warnx("relay table %s: written again", table_path(l->c->table));
-	l->write_failing = 0;
-	l->backoff_ms = 0;
-	log_batch(l);
-	batch_clear(b);
-	l->logins = l->ignored = l->stale = 0;
-	return 0;
+	return rc;
 }
 
 /* A flush is allowed unless a failed write is still waiting out its delay. */
@@ -291,6 +303,136 @@ static int
 may_flush(struct loop *l)
 {
 	return !l->write_failing || mono_ms() >= l->retry_at;
+}
+
+static void
+write_failed(struct loop *l, const char *err, size_t n)
+{
+	if (!l->write_failing)
+		log_warnx("relay table: %s; %zu addresses kept, retrying", err,
+		          n);
+	l->write_failing = 1;
+	l->backoff_ms = l->backoff_ms == 0 ? RETRY_MIN_MS : l->backoff_ms * 2;
+	if (l->backoff_ms > RETRY_MAX_MS)
+		l->backoff_ms = RETRY_MAX_MS;
+	l->retry_at = mono_ms() + l->backoff_ms;
+}
+
+static void
+write_done(struct loop *l, const struct batch *b, unsigned long logins,
+           unsigned long ignored, unsigned long stale)
+{
+	if (l->write_failing)
+		log_warnx("relay table %s: written again", table_path(l->c->table));
+	l->write_failing = 0;
+	l->backoff_ms = 0;
+	l->unsynced = 1;
+	log_batch(b, logins, ignored, stale);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	w->rc = write_batch(w->table, &w->b, w->err, sizeof w->err);
+	__atomic_store_n(&w->finished, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Wait for the batch being written in the background, if any, and take
+ * its result: on failure its addresses go back into the pending batch
+ * (the later expiry wins, as always) and the retry delay starts. */
+static void
+writer_take(struct loop *l)
+{
+	struct writer *w = &l->w;
+	if (w->rc == 0) {
+		write_done(l, &w->b, w->logins, w->ignored, w->stale);
+	} else {
+		write_failed(l, w->err, w->b.n);
+		for (size_t i = 0; i < w->b.n; i++) {
+			struct pending *p = &w->b.v[i];
+			if (batch_add(&l->b, &p->a, p->expires, p->when,
+			              p->source) < 0 &&
+			    !l->oom_logged) {
+				log_warnx("out of memory: logins dropped");
+				l->oom_logged = 1;
+			}
+		}
+		l->logins += w->logins;
+		l->ignored += w->ignored;
+		l->stale += w->stale;
+	}
+	batch_clear(&w->b);
+}
+
+static void
+writer_wait(struct loop *l)
+{
+	if (!l->w.busy)
+		return;
+	pthread_join(l->w.th, NULL);
+	l->w.busy = 0;
+	writer_take(l);
+}
+
+/*
+ * A full batch while reading: write it in a background thread while the
+ * reading goes on, so that parsing the next batch overlaps the disk wait
+ * of this one (a catch-up then takes about as long as the larger of the
+ * two, not their sum).  At most one batch is in flight, the thread is
+ * the only writer while it runs, and drain() waits for it before it
+ * commits the rest and before positions are saved, so the rules above
+ * hold unchanged.
+ */
+static void
+flush_async(struct loop *l)
+{
+	struct writer *w = &l->w;
+	writer_wait(l);
+	if (!may_flush(l))
+		return; /* that write failed: retried after the delay */
+	struct batch tmp = w->b;
+	w->b = l->b;
+	l->b = tmp; /* the cleared spare */
+	w->logins = l->logins;
+	w->ignored = l->ignored;
+	w->stale = l->stale;
+	l->logins = l->ignored = l->stale = 0;
+	w->table = l->c->table;
+	w->finished = 0;
+	if (pthread_create(&w->th, NULL, writer_main, w) == 0) {
+		w->busy = 1;
+		return;
+	}
+	/* No thread: write it here, then take the result the same way. */
+	writer_main(w);
+	writer_take(l);
+}
+
+/* Write the pending batch in one transaction, after any background
+ * write.  0 when written (or empty), -1 when a write failed: its
+ * addresses are kept and a retry scheduled. */
+static int
+flush(struct loop *l)
+{
+	struct batch *b = &l->b;
+	char err[512];
+	writer_wait(l);
+	if (l->write_failing && !may_flush(l))
+		return -1;
+	if (b->n == 0) {
+		l->logins = l->ignored = l->stale = 0;
+		return 0;
+	}
+	if (write_batch(l->c->table, b, err, sizeof err) < 0) {
+		write_failed(l, err, b->n);
+		return -1;
+	}
+	write_done(l, b, l->logins, l->ignored, l->stale);
+	batch_clear(b);
+	l->logins = l->ignored = l->stale = 0;
+	return 0;
 }
 
 /* ---- reading sources ---- */
@@ -323,8 +465,15 @@ on_line(void *arg, const char *line, size_t len)
 		l->oom_logged = 1;
 		return;
 	}
-	if (l->b.n >= LOOP_BATCH && may_flush(l))
-		flush(l);
+	if (l->b.n < LOOP_BATCH || !may_flush(l))
+		return;
+	/* The previous batch still being written: let this one grow while
+	 * the disk works, up to LOOP_BATCH_MAX (fewer, larger commits when the
+	 * disk is the bottleneck). */
+	if (l->w.busy && !__atomic_load_n(&l->w.finished, __ATOMIC_ACQUIRE) &&
+	    l->b.n < LOOP_BATCH_MAX)
+		return;
+	flush_async(l);
 }
 
 static int
@@ -343,15 +492,47 @@ positions_changed(struct loop *l)
 	return 0;
 }
 
-/* Save the positions of file sources; only called with an empty batch,
- * i.e. when everything read so far has committed. */
-static void
+/* Make every commit so far durable; 0, or -1 (logged once). */
+static int
+sync_table(struct loop *l)
+{
+	char err[512];
+	if (!l->unsynced)
+		return 0;
+	if (table_sync(l->c->table, err, sizeof err) != TABLE_OK) {
+		if (!l->sync_failing)
+			log_warnx("relay table: %s; positions not saved, "
+			          "retrying",
+			          err);
+		l->sync_failing = 1;
+		return -1;
+	}
+	if (l->sync_failing)
+		log_warnx("relay table %s: synced again",
+		          table_path(l->c->table));
+	l->sync_failing = 0;
+	l->unsynced = 0;
+	return 0;
+}
+
+/* Sync the table, then save the positions of file sources; only called
+ * with an empty batch, i.e. when everything read so far has committed.
+ * -1 when the sync failed: nothing saved, tried again a second later. */
+static int
 positions_save(struct loop *l)
 {
-	struct position_entry *e = calloc(l->c->nsources + 1, sizeof *e);
-	size_t *idx = calloc(l->c->nsources + 1, sizeof *idx);
+	struct position_entry *e = NULL;
+	size_t *idx = NULL;
 	size_t n = 0;
 	char err[512];
+	int rc = 0;
+	l->last_pos_save = mono_ms();
+	if (sync_table(l) < 0) {
+		l->pos_dirty = 1;
+		return -1;
+	}
+	e = calloc(l->c->nsources + 1, sizeof *e);
+	idx = calloc(l->c->nsources + 1, sizeof *idx);
 	if (e == NULL || idx == NULL) {
 		log_warnx("positions: out of memory");
 		goto out;
@@ -364,7 +545,6 @@ positions_save(struct loop *l)
 		e[n].path = source_name(s);
 		idx[n++] = i;
 	}
-	l->last_pos_save = mono_ms();
 	l->pos_dirty = 0;
 	if (n == 0)
 		goto out;
@@ -379,12 +559,13 @@ positions_save(struct loop *l)
 out:
 	free(e);
 	free(idx);
+	return rc;
 }
 
 static void
 maybe_save_positions(struct loop *l)
 {
-	if (l->b.n != 0 || !positions_changed(l))
+	if (l->b.n != 0 || (!l->unsynced && !positions_changed(l)))
 		return;
 	if (mono_ms() - l->last_pos_save >= POSITION_SAVE_MS)
 		positions_save(l);
@@ -449,6 +630,7 @@ drain(struct loop *l)
 			any = 1;
 		}
 	}
+	writer_wait(l);
 	if ((any || l->b.n > 0) && may_flush(l) && flush(l) == 0)
 		maybe_save_positions(l);
 	if (active_sources(l) == 0) {
@@ -653,15 +835,20 @@ loop_run(const struct loop_conf *conf)
 	}
 
 	/* Stopping: commit what was read, then record how far. */
+	writer_wait(&l);
 	l.write_failing = 0;
 	if (flush(&l) < 0) {
 		log_warnx("exiting with %zu addresses not written; their lines "
 		          "will be read again at the next start",
 		          l.b.n);
 		rc = DAEMON_EX_TEMPFAIL;
+	} else if ((l.unsynced || positions_changed(&l)) &&
+	           positions_save(&l) < 0) {
+		log_warnx("exiting with the relay table not synced; the "
+		          "lines since the last saved position will be read "
+		          "again at the next start");
+		rc = DAEMON_EX_TEMPFAIL;
 	} else {
-		if (positions_changed(&l))
-			positions_save(&l);
 		rc = 0;
 	}
 out:
@@ -671,7 +858,9 @@ out:
 		close(l.sfd);
 	if (l.tfd >= 0)
 		close(l.tfd);
+	writer_wait(&l);
 	batch_free(&l.b);
+	batch_free(&l.w.b);
 	free(l.st);
 	return rc;
 }
