@@ -1,0 +1,233 @@
+/*
+ * inject.c - inject a message into the local MTA (inject.h).
+ */
+#include "inject.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "umtp_codec.h"
+
+#define UMTP_ADDRBUF (UMTP_MAX_FIELD + 3)
+
+int
+inject_parse(const char *spec, struct inject *in, char *err, size_t errlen)
+{
+	memset(in, 0, sizeof *in);
+	if (strncmp(spec, "smtp://", 7) == 0) {
+		in->kind = INJECT_SMTP;
+		in->target = strdup(spec);
+	} else if (strncmp(spec, "sendmail:/", 10) == 0) {
+		in->kind = INJECT_SENDMAIL;
+		in->target = strdup(spec + 9);
+	} else {
+		snprintf(err, errlen, "inject: \"%s\" is not smtp://HOST:PORT or "
+		         "sendmail:/PATH", spec);
+		return -1;
+	}
+	if (in->target == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+inject_free(struct inject *in)
+{
+	free(in->target);
+	in->target = NULL;
+}
+
+/* Copy with every line ending turned into crlf ? "\r\n" : "\n". */
+static char *
+normalise(const char *d, size_t len, int crlf, size_t *outlen)
+{
+	char *o = malloc(len * 2 + 1);
+	size_t n = 0;
+
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (d[i] == '\r' && i + 1 < len && d[i + 1] == '\n')
+			continue; /* the \n that follows writes the ending */
+		if (d[i] == '\n') {
+			if (crlf)
+				o[n++] = '\r';
+			o[n++] = '\n';
+		} else {
+			o[n++] = d[i];
+		}
+	}
+	o[n] = '\0';
+	*outlen = n;
+	return o;
+}
+
+struct reader {
+	const char *p;
+	size_t left;
+};
+
+static size_t
+read_cb(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct reader *r = arg;
+	size_t n = size * nmemb;
+
+	if (n > r->left)
+		n = r->left;
+	memcpy(buf, r->p, n);
+	r->p += n;
+	r->left -= n;
+	return n;
+}
+
+static int
+inject_smtp(const struct inject *in, const char *sender, char *const *rcpts,
+            size_t nrcpt, const char *data, size_t len, char *err,
+            size_t errlen)
+{
+	char ebuf[CURL_ERROR_SIZE] = "", from[UMTP_ADDRBUF];
+	struct curl_slist *rl = NULL;
+	struct reader r;
+	size_t n;
+	char *msg = normalise(data, len, 1, &n);
+	CURL *c = curl_easy_init();
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+
+	if (msg == NULL || c == NULL)
+		goto out;
+	/* Addresses were checked by the codec: printable, no blanks, no
+	 * angle brackets, so they cannot break out of the command. */
+	snprintf(from, sizeof from, "<%s>", sender ? sender : "");
+	for (size_t i = 0; i < nrcpt; i++) {
+		char to[UMTP_ADDRBUF];
+		struct curl_slist *t;
+
+		snprintf(to, sizeof to, "<%s>", rcpts[i]);
+		if ((t = curl_slist_append(rl, to)) == NULL)
+			goto out;
+		rl = t;
+	}
+	r.p = msg;
+	r.left = n;
+	curl_easy_setopt(c, CURLOPT_URL, in->target);
+	curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rl);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(c, CURLOPT_READDATA, &r);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)n);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	rc = curl_easy_perform(c);
+out:
+	if (rc != CURLE_OK) {
+		long code = 0;
+		if (c != NULL)
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		snprintf(err, errlen, "%s: %s%s%s (reply %ld)", in->target,
+		         curl_easy_strerror(rc), ebuf[0] ? ": " : "", ebuf, code);
+	}
+	curl_slist_free_all(rl);
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	free(msg);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+static int
+inject_sendmail(const struct inject *in, const char *sender,
+                char *const *rcpts, size_t nrcpt, const char *data,
+                size_t len, char *err, size_t errlen)
+{
+	char **argv = calloc(nrcpt + 7, sizeof *argv);
+	size_t n, a = 0;
+	char *msg = normalise(data, len, 0, &n);
+	int fds[2] = {-1, -1}, status, ret = -1;
+	pid_t pid;
+
+	if (argv == NULL || msg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	argv[a++] = "sendmail";
+	argv[a++] = "-oi";
+	if (sender != NULL) {
+		argv[a++] = "-f";
+		argv[a++] = sender[0] ? (char *)sender : "<>";
+	}
+	argv[a++] = "--"; /* nothing after this is an option */
+	for (size_t i = 0; i < nrcpt; i++)
+		argv[a++] = rcpts[i];
+	argv[a] = NULL;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	if ((pid = fork()) < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(fds[0], 0) < 0)
+			_exit(71);
+		execv(in->target, argv);
+		_exit(errno == ENOENT ? 69 : 71);
+	}
+	close(fds[0]);
+	fds[0] = -1;
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fds[1], msg + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break; /* the exit status tells why */
+		off += (size_t)w;
+	}
+	close(fds[1]);
+	fds[1] = -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			goto out;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		ret = 0;
+	else if (WIFEXITED(status))
+		snprintf(err, errlen, "%s exited with status %d", in->target,
+		         WEXITSTATUS(status));
+	else
+		snprintf(err, errlen, "%s killed by signal %d", in->target,
+		         WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+out:
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	free(argv);
+	free(msg);
+	return ret;
+}
+
+int
+inject_message(const struct inject *in, const char *sender, char *const *rcpts,
+               size_t nrcpt, const char *data, size_t len, char *err,
+               size_t errlen)
+{
+	if (in->kind == INJECT_SMTP)
+		return inject_smtp(in, sender, rcpts, nrcpt, data, len, err, errlen);
+	return inject_sendmail(in, sender, rcpts, nrcpt, data, len, err, errlen);
+}

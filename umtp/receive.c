@@ -1,0 +1,537 @@
+/*
+ * receive.c - `umtp receive [-c FILE] [-f] [-t] [HOST PORT]`: the daemon
+ * that accepts UMTP datagrams and injects their messages into the local
+ * MTA.
+ *
+ * Start-up (daemon.h order): configuration, pid file lock, bind, read
+ * every key, create dirs, drop privileges, detach unless -f, write pid.
+ *
+ * For every datagram one log line, accepted or refused with the reason.
+ * Rules (BRIEF): protocol 1 only from a peer configured with protocol = 1
+ * whose address host is the datagram's source, verified under its key;
+ * protocol 2 under the key its key id names, which must be the key of a
+ * peer whose address is the source, or umtp.key-file (any source); then
+ * the timestamp within umtp.max-skew and (key id, nonce) not seen before.
+ * Accepted messages get "X-Via: umtp" prepended and are injected, with
+ * umtp.inject-retries further attempts; a message still not injected is
+ * logged as LOST.
+ *
+ * Exactly one copy: before injecting, each recipient is looked up in the
+ * duplicate store (dedup.h) under the message's Message-ID (protocol 2's
+ * field, or for protocol 1 the header's); recipients already delivered
+ * (by SMTP, or by an earlier datagram) are dropped, and those injected are
+ * recorded.  When the store cannot be read the datagram is dropped: the
+ * SMTP copy still delivers, a duplicate would not be undone.
+ *
+ * Bursts: a large socket receive buffer (SO_RCVBUFFORCE as root, else
+ * SO_RCVBUF up to the system's rmem_max) and recvmmsg() to take many
+ * datagrams per system call.  Injection is synchronous, so the buffer is
+ * what holds a burst while a message is being injected.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "addr.h"
+#include "cmd.h"
+#include "conf.h"
+#include "daemon.h"
+#include "dedup.h"
+#include "inject.h"
+#include "log.h"
+#include "peers.h"
+#include "replay.h"
+#include "table.h"
+#include "umtp_codec.h"
+
+#define RECV_BATCH 64
+#define RECV_BUFSZ 2048               /* > any datagram we accept: spots oversize */
+#define RECV_SOCKBUF (16 << 20)       /* bytes of socket receive buffer */
+#define REPLAY_CAPACITY (1u << 18)    /* hard-coded; see the report */
+#define INJECT_BACKOFF_MS 200
+#define DEDUP_SWEEP_EVERY 600         /* seconds between duplicate store sweeps */
+#define DEDUP_SWEEP_BATCH 256
+
+struct receiver {
+	struct umtp_peers peers;
+	struct inject inject;
+	struct replay *replay;
+	size_t cap;                   /* umtp.max-message-size */
+	long long skew;               /* umtp.max-skew */
+	int retries;                  /* umtp.inject-retries */
+	struct table *dedup;          /* <state-dir>/umtp-dedup.lmdb */
+	long long dedup_ttl;          /* umtp.dedup-ttl */
+	time_t last_sweep;
+	unsigned long accepted, refused, lost;
+};
+
+static volatile sig_atomic_t quit;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void
+refuse(struct receiver *r, const char *src, size_t len, const char *why,
+       const char *detail)
+{
+	r->refused++;
+	log_warnx("refused datagram from %s (%zu bytes): %s%s%s", src, len, why,
+	          detail[0] ? ": " : "", detail);
+}
+
+/* Recipients of m not yet delivered under msgid, into keep[]; their
+ * number, or -1 when the store failed. */
+static long
+dedup_filter(struct receiver *r, const char *src, const struct umtp_msg *m,
+             const char *msgid, char **keep)
+{
+	char err[512];
+	time_t now = time(NULL);
+	long n = 0;
+
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		struct dedup_record rec;
+		int rc = msgid[0] ? dedup_check(r->dedup, msgid, m->rcpts[i], now,
+		                                r->dedup_ttl, &rec, err, sizeof err)
+		                  : 0;
+		if (rc == TABLE_ERR) {
+			log_warnx("dropped datagram from %s (%s): duplicate store: %s; "
+			          "the SMTP copy will deliver", src, msgid, err);
+			return -1;
+		}
+		if (rc == 1)
+			log_info("dropped duplicate: %s for <%s> already delivered by "
+			         "%s at %lld", msgid, m->rcpts[i],
+			         dedup_via_name(rec.via), (long long)rec.first_seen);
+		else
+			keep[n++] = m->rcpts[i];
+	}
+	return n;
+}
+
+static void
+deliver(struct receiver *r, const char *src, size_t len,
+        const struct umtp_msg *m, const char *keyname)
+{
+	static const char via[] = "X-Via: umtp\n";
+	size_t n = sizeof via - 1 + m->datalen;
+	char *data = NULL, err[512] = "", msgid[UMTP_MAX_FIELD + 2] = "";
+	char **keep = calloc(m->nrcpt, sizeof *keep);
+	const char *sender = m->protocol == 1 ? NULL : m->sender;
+	long nkeep;
+
+	r->accepted++;
+	if (m->msgid[0])
+		snprintf(msgid, sizeof msgid, "%s", m->msgid);
+	else if (umtp_find_msgid(m->data, m->datalen, msgid, sizeof msgid) < 0)
+		msgid[0] = '\0';
+	log_info("accepted datagram from %s (%zu bytes): protocol %d, key %s, "
+	         "from <%s>, %zu recipient(s), first <%s>, %s, message %zu bytes",
+	         src, len, m->protocol, keyname, sender ? sender : "",
+	         m->nrcpt, m->rcpts[0], msgid[0] ? msgid : "no Message-ID",
+	         m->datalen);
+	if (keep == NULL || (data = malloc(n + 1)) == NULL) {
+		r->lost++;
+		log_warnx("LOST message from %s to <%s>: out of memory", src,
+		          m->rcpts[0]);
+		goto out;
+	}
+	if ((nkeep = dedup_filter(r, src, m, msgid, keep)) <= 0)
+		goto out;
+	memcpy(data, via, sizeof via - 1);
+	memcpy(data + sizeof via - 1, m->data, m->datalen);
+	for (int attempt = 0; attempt <= r->retries; attempt++) {
+		if (attempt > 0) {
+			struct timespec ts = {0, (long)INJECT_BACKOFF_MS * 1000000L *
+			                             attempt};
+			log_warnx("injecting message from %s to <%s> failed (%s); "
+			          "retry %d of %d", src, keep[0], err, attempt,
+			          r->retries);
+			nanosleep(&ts, NULL);
+		}
+		if (inject_message(&r->inject, sender, keep, (size_t)nkeep, data, n,
+		                   err, sizeof err) == 0) {
+			log_info("injected message %s for <%s>%s",
+			         msgid[0] ? msgid : "(no Message-ID)", keep[0],
+			         nkeep > 1 ? " and others" : "");
+			if (msgid[0] &&
+			    dedup_record(r->dedup, msgid, (const char *const *)keep,
+			                 (size_t)nkeep, DEDUP_VIA_UMTP, time(NULL), err,
+			                 sizeof err) != TABLE_OK)
+				log_warnx("recording %s as delivered failed: %s; the SMTP "
+				          "copy may be delivered too", msgid, err);
+			goto out;
+		}
+	}
+	r->lost++;
+	log_warnx("LOST message %s from %s to <%s>%s after %d attempt(s): %s "
+	          "(the SMTP copy is the safety net)",
+	          msgid[0] ? msgid : "(no Message-ID)", src, keep[0],
+	          nkeep > 1 ? " and others" : "", r->retries + 1, err);
+out:
+	free(keep);
+	free(data);
+}
+
+static void
+handle_p1(struct receiver *r, const struct addr *a, const char *src,
+          const unsigned char *pkt, size_t len)
+{
+	int rc = UMTP_E_UNKNOWNKEY, tried = 0;
+	struct umtp_msg m;
+
+	for (size_t i = 0; i < r->peers.n; i++) {
+		struct umtp_peer *p = &r->peers.v[i];
+		if (p->protocol != 1 || !peers_match_source(p, a))
+			continue;
+		tried++;
+		rc = umtp_p1_decode(p->key, p->klen, pkt, len, r->cap, &m);
+		if (rc == UMTP_OK) {
+			deliver(r, src, len, &m, p->domain);
+			umtp_msg_free(&m);
+			return;
+		}
+		if (rc != UMTP_E_BADMAC)
+			break; /* structural: the same under any key */
+	}
+	if (tried == 0)
+		refuse(r, src, len, "protocol 1 from a source that is no "
+		       "protocol 1 peer", "");
+	else
+		refuse(r, src, len, "protocol 1", umtp_strerror(rc));
+}
+
+static void
+handle_p2(struct receiver *r, const struct addr *a, const char *src,
+          const unsigned char *pkt, size_t len)
+{
+	unsigned char id[UMTP_KEYID_LEN];
+	struct umtp_peer *key = NULL;
+	const char *wrong = NULL;
+	struct umtp_msg m;
+	time_t now = time(NULL);
+	int rc;
+
+	if ((rc = umtp_p2_peek_keyid(pkt, len, id)) != UMTP_OK) {
+		refuse(r, src, len, "protocol 2", umtp_strerror(rc));
+		return;
+	}
+	for (size_t i = 0; i < r->peers.n && key == NULL; i++) {
+		struct umtp_peer *p = &r->peers.v[i];
+		if (p->protocol != 2 || memcmp(p->keyid, id, sizeof id) != 0)
+			continue;
+		if (peers_match_source(p, a))
+			key = p;
+		else
+			wrong = p->domain;
+	}
+	if (key == NULL && r->peers.def.key != NULL &&
+	    memcmp(r->peers.def.keyid, id, sizeof id) == 0)
+		key = &r->peers.def;
+	if (key == NULL) {
+		char d[128];
+		snprintf(d, sizeof d, "%s%s%s", umtp_strerror(UMTP_E_UNKNOWNKEY),
+		         wrong ? "; the key of peer " : "", wrong ? wrong : "");
+		refuse(r, src, len, "protocol 2", d);
+		return;
+	}
+	rc = umtp_p2_decode(key->key, key->klen, pkt, len, r->cap, now, r->skew,
+	                    &m);
+	if (rc != UMTP_OK) {
+		refuse(r, src, len, "protocol 2", umtp_strerror(rc));
+		return;
+	}
+	switch (replay_check_add(r->replay, m.keyid, m.nonce, now)) {
+	case 0:
+		deliver(r, src, len, &m, key->domain ? key->domain : "default");
+		break;
+	case 1:
+		refuse(r, src, len, "protocol 2", umtp_strerror(UMTP_E_REPLAY));
+		break;
+	default:
+		refuse(r, src, len, "protocol 2", "replay cache full");
+		break;
+	}
+	umtp_msg_free(&m);
+}
+
+static void
+handle(struct receiver *r, const struct sockaddr *sa, const unsigned char *pkt,
+       size_t len, int truncated)
+{
+	struct addr a;
+	char src[ADDR_STRLEN] = "?";
+	size_t limit;
+	int d;
+
+	if (addr_from_sockaddr(sa, &a) < 0) {
+		refuse(r, src, len, "unknown address family", "");
+		return;
+	}
+	addr_format(&a, src, sizeof src);
+	limit = a.family == AF_INET6 ? UMTP_MAX_DGRAM_V6 : UMTP_MAX_DGRAM_V4;
+	if (truncated || len > limit) {
+		refuse(r, src, len, umtp_strerror(UMTP_E_TOOLARGE), "");
+		return;
+	}
+	d = umtp_detect(pkt, len);
+	if (d == 1)
+		handle_p1(r, &a, src, pkt, len);
+	else if (d == 2)
+		handle_p2(r, &a, src, pkt, len);
+	else
+		refuse(r, src, len, umtp_strerror(-d), "");
+}
+
+static int
+bind_socket(const char *host, const char *port, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, rc, one = 1, size = RECV_SOCKBUF;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s:%s: %s", host, port, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		            ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		snprintf(err, errlen, "bind %s:%s: %s", host, port, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return -1;
+	/* As root, FORCE passes net.core.rmem_max; otherwise the kernel
+	 * clamps SO_RCVBUF to it silently. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	/* Wake up now and then for the duplicate store's sweep. */
+	struct timeval tv = {60, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+static void
+run(struct receiver *r, int fd)
+{
+	static unsigned char bufs[RECV_BATCH][RECV_BUFSZ];
+	struct sockaddr_storage addrs[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
+	struct mmsghdr msgs[RECV_BATCH];
+
+	while (!quit) {
+		memset(msgs, 0, sizeof msgs);
+		for (int i = 0; i < RECV_BATCH; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = sizeof bufs[i];
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &addrs[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+		}
+		/* MSG_TRUNC: msg_len is the real length of a longer datagram. */
+		int n = recvmmsg(fd, msgs, RECV_BATCH, MSG_WAITFORONE | MSG_TRUNC,
+		                 NULL);
+		time_t now = time(NULL);
+		if (now - r->last_sweep >= DEDUP_SWEEP_EVERY) {
+			char err[512];
+			long d = dedup_sweep(r->dedup, now, r->dedup_ttl,
+			                     DEDUP_SWEEP_BATCH, err, sizeof err);
+			if (d < 0)
+				log_warnx("duplicate store sweep: %s", err);
+			else if (d > 0)
+				log_info("duplicate store: %ld expired record(s) deleted", d);
+			r->last_sweep = now;
+		}
+		if (n < 0) {
+			/* EAGAIN: SO_RCVTIMEO woke us for the sweep. */
+			if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("recvmmsg");
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			handle(r, (struct sockaddr *)&addrs[i], bufs[i], msgs[i].msg_len,
+			       (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+	}
+}
+
+int
+receive_main(int argc, char **argv)
+{
+	const char *path = CONF_DEFAULT_PATH;
+	char err[2048], pidpath[4096], dedup_file[4096], *host = NULL,
+	     *port = NULL;
+	int ch, foreground = 0, test = 0, fd, pidfd, ex = DAEMON_EX_CONFIG;
+	struct receiver r;
+	struct daemon_user u;
+	struct sigaction sa;
+	cfg_t *cfg, *sec;
+
+	memset(&r, 0, sizeof r);
+	while ((ch = getopt(argc, argv, "c:fhtV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("umtp %s\n", LEAFMAIL_VERSION);
+			return 0;
+		case 'h':
+			printf("usage: umtp receive [-c FILE] [-f] [-t] [HOST PORT]\n");
+			return 0;
+		default:
+			return DAEMON_EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	log_init("umtp", foreground || test, 0);
+	if (argc != 0 && argc != 2) {
+		log_warnx("usage: umtp receive [-c FILE] [-f] [-t] [HOST PORT]");
+		return DAEMON_EX_USAGE;
+	}
+	if ((cfg = conf_load(path, err, sizeof err)) == NULL) {
+		log_warnx("%s", err);
+		return DAEMON_EX_CONFIG;
+	}
+	sec = cfg_getsec(cfg, "umtp");
+	if (argc == 2) {
+		host = strdup(argv[0]);
+		port = strdup(argv[1]);
+	} else if (peers_hostport_split(cfg_getstr(sec, "listen"), &host, &port) < 0) {
+		log_warnx("umtp.listen: bad address");
+		goto out;
+	}
+	r.cap = (size_t)cfg_getint(sec, "max-message-size");
+	r.skew = conf_duration(sec, "max-skew");
+	r.retries = (int)cfg_getint(sec, "inject-retries");
+	r.dedup_ttl = conf_duration(sec, "dedup-ttl");
+	if (dedup_path(cfg_getstr(cfg, "state-dir"), dedup_file,
+	               sizeof dedup_file) < 0) {
+		log_warnx("state-dir too long");
+		goto out;
+	}
+	if (peers_load(sec, 1, &r.peers, err, sizeof err) < 0 ||
+	    inject_parse(cfg_getstr(sec, "inject"), &r.inject, err, sizeof err) < 0 ||
+	    daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		goto out;
+	}
+	if (test) {
+		if (peers_read_keys(&r.peers, 1, err, sizeof err) < 0) {
+			log_warnx("%s", err);
+			goto out;
+		}
+		printf("%s: configuration OK\n", path);
+		ex = 0;
+		goto out;
+	}
+	if (snprintf(pidpath, sizeof pidpath, "%s/umtp.pid",
+	             cfg_getstr(cfg, "run-dir")) >= (int)sizeof pidpath) {
+		log_warnx("run-dir too long");
+		goto out;
+	}
+	if (daemon_prepare_dirs(&u, cfg_getstr(cfg, "state-dir"),
+	                        cfg_getstr(cfg, "run-dir"), err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		ex = DAEMON_EX_CANTCREAT;
+		goto out;
+	}
+	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof err)) < 0) {
+		log_warnx("%s", err);
+		ex = DAEMON_EX_UNAVAILABLE;
+		goto out;
+	}
+	if ((fd = bind_socket(host, port, err, sizeof err)) < 0) {
+		log_warnx("%s", err);
+		ex = DAEMON_EX_UNAVAILABLE;
+		goto out;
+	}
+	if (peers_read_keys(&r.peers, 1, err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		goto out;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_warnx("curl_global_init failed");
+		ex = DAEMON_EX_SOFTWARE;
+		goto out;
+	}
+	if (daemon_drop_privs(&u, err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		ex = DAEMON_EX_OSERR;
+		goto out;
+	}
+	if (!foreground && daemon_detach(err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		ex = DAEMON_EX_OSERR;
+		goto out;
+	}
+	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		ex = DAEMON_EX_OSERR;
+		goto out;
+	}
+	/* After detaching: an LMDB environment must not cross a fork. */
+	if ((r.dedup = table_open(dedup_file, TABLE_WRITE, err, sizeof err)) ==
+	    NULL) {
+		log_warnx("duplicate store: %s", err);
+		ex = DAEMON_EX_CANTCREAT;
+		goto out;
+	}
+	if ((r.replay = replay_new(REPLAY_CAPACITY, r.skew)) == NULL) {
+		log_warnx("out of memory");
+		ex = DAEMON_EX_OSERR;
+		goto out;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: recvmmsg returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("listening on %s:%s (%zu peer(s)%s, inject %s)", host, port,
+	         r.peers.n, r.peers.def.key ? ", default key" : "",
+	         r.inject.target);
+	run(&r, fd);
+	log_info("exiting: %lu accepted, %lu refused, %lu lost", r.accepted,
+	         r.refused, r.lost);
+	unlink(pidpath);
+	ex = 0;
+out:
+	if (r.dedup != NULL)
+		table_close(r.dedup);
+	replay_free(r.replay);
+	inject_free(&r.inject);
+	peers_free(&r.peers);
+	free(host);
+	free(port);
+	conf_free(cfg);
+	return ex;
+}
