@@ -1,0 +1,28 @@
+/*
+ * lmtp.h - an LMTP (RFC 2033) session on a pair of streams, for
+ * `leafmail-deliver -l` (stdin/stdout, like mail.local -l and sendmail's
+ * FEATURE(local_lmtp)).
+ *
+ *   lmtp_session(in, out, ctx, myname)
+ *       Greet, then serve LHLO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT
+ *       until QUIT or end of input.  Each RCPT is looked up when given
+ *       (unknown users are refused at once, 550 5.1.1); after DATA there is
+ *       one reply per accepted recipient, in RCPT order, each its own
+ *       delivery status.  Returns 0, or -1 when writing a reply failed.
+ *
+ * The line reader (lmtp_readline in lmtp.c) is generic SMTP/LMTP input
+ * handling and could move to lib/ once another program needs it.
+ */
+#ifndef LEAFMAIL_LMTP_H
+#define LEAFMAIL_LMTP_H
+
+#include <stdio.h>
+
+#include "deliver.h"
+
+#define LMTP_MAX_RCPT 1000
+
+int lmtp_session(FILE *in, FILE *out, const struct deliver_ctx *ctx,
+                 const char *myname);
+
+#endif

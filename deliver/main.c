@@ -1,0 +1,210 @@
+/*
+ * main.c - leafmail-deliver: local delivery into per-domain Maildirs
+ * (<maildir-base>/<domain>/<user>/), as a Postfix pipe(8) transport, a
+ * sendmail local mailer, or LMTP on stdin/stdout.
+ *
+ *   leafmail-deliver [-c FILE] [-f SENDER] [-a ORIGINAL_RECIPIENT] RECIPIENT...
+ *   leafmail-deliver [-c FILE] -l
+ *   leafmail-deliver -h | -V
+ *
+ * Pipe mode reads the message from stdin once and writes it to each
+ * recipient.  What we print starts with an enhanced status code ("2.0.0",
+ * "5.1.1", "4.2.2" ...), one line, which pipe(8) puts in the bounce or
+ * defer reason; the exit code (sysexits) tells it to bounce or defer.  So
+ * nothing else may reach stdout or stderr first: logging goes to syslog
+ * (mail facility) only.  With several recipients one status must speak
+ * for all: a temporary failure wins (the MTA retries them all; a
+ * duplicate beats a loss), then a permanent one; configure the transport
+ * with a recipient limit of 1 so every recipient gets its own.
+ *
+ * Start-up: options, configuration (as whoever started us: root reads a
+ * root-only file), then as root the switch to `user` for good, before any
+ * mailbox lookup or Maildir is touched.
+ *
+ * Exit codes: 0 delivered, 64 usage, 65 bad address / sender / mail loop,
+ * 67 unknown user or domain, 69 over quota (quota-action "bounce"),
+ * 75 temporary failure (I/O, disk full, over quota, lookup down),
+ * 78 configuration (including a missing user).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "deliver.h"
+#include "headers.h"
+#include "lmtp.h"
+#include "log.h"
+#include "mailbox.h"
+
+#define PROG "leafmail-deliver"
+#define SENDER_MAX 1000
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: " PROG " [-c FILE] [-f SENDER] [-a ORIGINAL_RECIPIENT] "
+	           "RECIPIENT...\n"
+	           "       " PROG " [-c FILE] -l\n"
+	           "  -c FILE  configuration (default " CONF_DEFAULT_PATH ")\n"
+	           "  -f ADDR  envelope sender (Return-Path)\n"
+	           "  -a ADDR  original recipient (logged)\n"
+	           "  -l       speak LMTP on stdin/stdout\n"
+	           "  -V       print the version\n");
+}
+
+/* The one line the MTA reads, then exit. */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+finish(int ex, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	exit(ex);
+}
+
+static char *
+read_all(int fd, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap), *p;
+	ssize_t r;
+
+	if (buf == NULL)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			p = realloc(buf, cap * 2);
+			if (p == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = p;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*len = n;
+	return buf;
+}
+
+/* Temporary failures outrank permanent ones, which outrank success. */
+static int
+rank(int ex)
+{
+	if (ex == 0)
+		return 0;
+	return (ex == DAEMON_EX_TEMPFAIL || ex == DAEMON_EX_CONFIG) ? 2 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conffile = CONF_DEFAULT_PATH, *sender = "", *orig = NULL;
+	struct deliver_ctx ctx;
+	struct deliver_status st, worst = {0, ""};
+	struct deliver_rcpt d;
+	struct daemon_user u;
+	char err[2048], host[256];
+	cfg_t *cfg, *sec;
+	size_t len = 0;
+	char *msg;
+	int ch, lmtp = 0, i;
+
+	log_init(PROG, 0, 0);
+	opterr = 0; /* our one status line must come first */
+	while ((ch = getopt(argc, argv, "a:c:f:hlV")) != -1) {
+		switch (ch) {
+		case 'a': orig = optarg; break;
+		case 'c': conffile = optarg; break;
+		case 'f': sender = optarg; break;
+		case 'l': lmtp = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V':
+			printf(PROG " %s (mailboxes: %s)\n", LEAFMAIL_VERSION,
+			       mailbox_backends());
+			return 0;
+		default:
+			finish(DAEMON_EX_USAGE, "5.3.0 usage: " PROG " [-c FILE] "
+			       "[-f SENDER] [-a ORIGINAL_RECIPIENT] RECIPIENT... | -l");
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((lmtp && argc > 0) || (!lmtp && argc == 0))
+		finish(DAEMON_EX_USAGE, "5.3.0 usage: " PROG " [-c FILE] "
+		       "[-f SENDER] [-a ORIGINAL_RECIPIENT] RECIPIENT... | -l");
+	/* The sender goes into a header line: no line breaks smuggled in. */
+	if (strlen(sender) > SENDER_MAX || !headers_value_ok(sender))
+		finish(DAEMON_EX_DATAERR, "5.1.7 bad sender address");
+	if (orig != NULL && (strlen(orig) > SENDER_MAX || !headers_value_ok(orig)))
+		finish(DAEMON_EX_DATAERR, "5.1.3 bad original recipient address");
+
+	cfg = conf_load(conffile, err, sizeof(err));
+	if (cfg == NULL) {
+		err[strcspn(err, "\n")] = '\0';
+		log_warnx("%s", err);
+		finish(DAEMON_EX_CONFIG, "4.3.5 configuration error: %s", err);
+	}
+	if (daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof(err))) {
+		log_warnx("%s", err);
+		finish(DAEMON_EX_CONFIG, "4.3.5 configuration error: %s", err);
+	}
+	if (daemon_drop_privs(&u, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		finish(DAEMON_EX_TEMPFAIL, "4.3.0 cannot switch user: %s", err);
+	}
+	umask(077);
+	sec = cfg_getsec(cfg, "deliver");
+	ctx.base = cfg_getstr(sec, "maildir-base");
+	ctx.mc.spec = cfg_getstr(sec, "mailboxes");
+	ctx.mc.domain_query = cfg_getstr(sec, "domain-query");
+	ctx.mc.mailbox_query = cfg_getstr(sec, "mailbox-query");
+	ctx.delims = cfg_getstr(sec, "recipient-delimiter");
+	ctx.fold = cfg_getbool(sec, "fold-case") ? 1 : 0;
+	ctx.quota_bounce = strcmp(cfg_getstr(sec, "quota-action"), "bounce") == 0;
+
+	if (lmtp) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		i = lmtp_session(stdin, stdout, &ctx, host);
+		conf_free(cfg);
+		return i == 0 ? 0 : DAEMON_EX_TEMPFAIL;
+	}
+
+	msg = read_all(STDIN_FILENO, &len);
+	if (msg == NULL) {
+		log_warn("reading the message");
+		finish(DAEMON_EX_TEMPFAIL, "4.3.0 cannot read the message");
+	}
+	for (i = 0; i < argc; i++) {
+		if (deliver_lookup(&ctx, argv[i], strlen(argv[i]), &d, &st) == 0)
+			deliver_write(&ctx, &d, sender, msg, len, &st);
+		if (orig != NULL)
+			log_info("orig_to=<%s>: %s", orig, st.text);
+		if (i == 0 || rank(st.ex) > rank(worst.ex))
+			worst = st;
+	}
+	free(msg);
+	conf_free(cfg);
+	finish(worst.ex, "%s", worst.text);
+}
