@@ -294,6 +294,8 @@ static cfg_opt_t tunnel_opts[] = {
 	CFG_STR("connect-timeout", "15s", CFGF_NONE),
 	CFG_STR("failure-reply", "421 4.4.2 smarthost tunnel unavailable", CFGF_NONE),
 	CFG_INT("max-clients", 256, CFGF_NONE),
+	CFG_STR("server-alive-interval", "30s", CFGF_NONE),
+	CFG_INT("server-alive-count-max", 3, CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t deliver_opts[] = {

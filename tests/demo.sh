@@ -1,14 +1,21 @@
 #!/bin/sh
-# demo.sh - leafmail's main job, live: relay by POP3 login.
+# demo.sh - leafmail's main job, live: relay by POP3 login, relayed mail
+# through an on-demand SSH tunnel, hosted-domain mail into Maildirs.
 #
 #   sh tests/demo.sh [--keep]        (`make demo` builds, then runs this)
 #
 # Brings up, on loopback only and under ./demo/ in the source tree, a
 # private Postfix (with leafmail-milter as its relay gate), a private
-# Dovecot (POP3/IMAP, users alice/alicepw and bob/bobpw), leafmail-relayd
-# following Dovecot's log, and leafmail-milter.  Then it shows: relaying
-# from 127.0.0.2 refused; a real POP3 login as alice from 127.0.0.2;
-# relaying from 127.0.0.2 accepted; the relay table.  It stops everything
+# Dovecot (POP3/IMAP, users alice/alicepw and bob/bobpw of the hosted
+# domain example.org), leafmail-relayd following Dovecot's log,
+# leafmail-milter, a private sshd standing for the provider's SSH host
+# with an smtp-sink as the smarthost behind it, and leafmail-tunneld where
+# Postfix's relayhost points.  Then it shows: relaying from 127.0.0.2
+# refused; a real POP3 login as alice from 127.0.0.2; relaying from
+# 127.0.0.2 accepted, and the relayed message leaving through the SSH
+# tunnel that tunneld opened for it; the relay table; mail for
+# bob@example.org delivered by leafmail-deliver into
+# ./demo/vhosts/example.org/bob/ and read back over IMAP.  It stops everything
 # it started and exits 0 when every step went as expected (1 if not).
 # With --keep it leaves the servers running and prints how to use and
 # stop them.  Nothing outside ./demo is touched, except that the system
@@ -30,20 +37,21 @@ if [ "$(id -u)" != 0 ]; then
 	exit 69
 fi
 build=${LEAFMAIL_BUILD:-$src/build}
-for p in leafmail-relayd leafmail-milter; do
+for p in leafmail-relayd leafmail-milter leafmail-tunneld leafmail-deliver; do
 	if [ ! -x "$build/$p" ]; then
 		echo "demo: $build/$p is missing: run make first" >&2
 		exit 69
 	fi
 done
-for p in postfix dovecot doveadm swaks curl python3; do
+for p in postfix dovecot doveadm swaks curl python3 ssh ssh-keygen /usr/sbin/sshd smtp-sink; do
 	if ! command -v "$p" >/dev/null 2>&1; then
 		echo "demo: $p is not installed: run make deps" >&2
 		exit 69
 	fi
 done
 
-demo=$src/demo
+# LEAFMAIL_DEMO_DIR: where to put it instead (tests/integration/demo.t)
+demo=${LEAFMAIL_DEMO_DIR:-$src/demo}
 # an earlier --keep run may still be up
 [ -f "$demo/stop.sh" ] && sh "$demo/stop.sh" >/dev/null 2>&1
 rm -rf "$demo"
@@ -53,6 +61,7 @@ export LEAFMAIL_BUILD="$build" LEAFMAIL_SRC="$src" LEAFMAIL_TMP="$demo"
 . "$src/tests/harness/postfix.sh"
 . "$src/tests/harness/dovecot.sh"
 . "$src/tests/harness/leafmail.sh"
+. "$src/tests/tunneld/common.sh"
 
 failed=0
 say() { printf '%s\n' "$*"; }
@@ -65,13 +74,21 @@ expect() {
 
 lm_ensure_user || die "cannot create the system user leafmail"
 SMTP=$(free_port) POP3=$(free_port) IMAP=$(free_port)
+SSHD_PORT=$(free_port) LISTEN_PORT=$(free_port)
+VHOSTS=$demo/vhosts
+mkdir -p /run/sshd "$VHOSTS"
+chown nobody:nogroup "$VHOSTS"
 
-say "leafmail demo: relay by POP3/IMAP login, on loopback, under $demo"
+say "leafmail demo: relay by POP3/IMAP login, SSH smarthost tunnel and"
+say "per-domain Maildir delivery, on loopback, under $demo"
 step "Dovecot: POP3 on 127.0.0.1:$POP3, IMAP on 127.0.0.1:$IMAP (users alice/alicepw, bob/bobpw)"
+# Dovecot serves the Maildirs leafmail-deliver writes for example.org.
+DC_MAIL_LOCATION="maildir:$VHOSTS/example.org/%n"
 dc_start "$demo/dovecot" "$POP3" "$IMAP" || die "Dovecot did not start (see $demo/dovecot/dovecot.log)"
-say "   log: $DC_LOG"
+say "   log: $DC_LOG; mail: $VHOSTS/example.org/<user>/"
 
 step "leafmail-relayd: follows the Dovecot log, writes the relay table"
+LM_LOCAL_DOMAINS='"example.org"'
 lm_conf "$demo/leafmail" "$DC_LOG" 10m 5s
 lm_relayd_start || die "leafmail-relayd did not start (see $LM_DIR/relayd.log)"
 say "   config: $LM_CONF"
@@ -81,15 +98,51 @@ step "leafmail-milter: the relay gate for Postfix"
 lm_milter_start || die "leafmail-milter did not start (see $LM_DIR/milter.log)"
 say "   socket: unix:$LM_SOCK"
 
+step "leafmail-deliver: the Maildir delivery agent for example.org"
+printf '%s\n' "alice@example.org" "bob@example.org 10M" >"$demo/leafmail/mailboxes"
+cat >"$demo/leafmail/deliver.conf" <<DELEOF
+# leafmail-deliver runs as nobody, the owner of the Maildirs Dovecot serves
+deliver {
+  maildir-base = "$VHOSTS"
+  mailboxes = "file:$demo/leafmail/mailboxes"
+}
+DELEOF
+chmod 0644 "$demo/leafmail/mailboxes" "$demo/leafmail/deliver.conf"
+say "   config: $demo/leafmail/deliver.conf; mailboxes: $demo/leafmail/mailboxes"
+
 step "Postfix: SMTP on 127.0.0.1:$SMTP, smtpd_milters = unix:$LM_SOCK"
 # The milter decides relaying: every domain is a relay domain to Postfix
 # itself, and a milter that is down means 451, never an open relay.
+# Relayed mail goes to tunneld; example.org to leafmail-deliver.
 pf_start "$demo/postfix" "$SMTP" demo \
 	"smtpd_milters = unix:$LM_SOCK" \
 	"milter_default_action = tempfail" \
 	"relay_domains = static:ALL" \
-	"mynetworks = 127.0.0.1/32" || die "Postfix did not start (see $demo/postfix/maillog)"
-say "   log: $demo/postfix/maillog; relayed mail ends in an smtp-sink ($demo/postfix/sink)"
+	"mynetworks = 127.0.0.1/32" \
+	"relayhost = [127.0.0.1]:$LISTEN_PORT" \
+	"virtual_mailbox_domains = example.org" \
+	"virtual_mailbox_maps = static:OK" \
+	"virtual_transport = leafmail" \
+	"leafmail_destination_recipient_limit = 1" || die "Postfix did not start (see $demo/postfix/maillog)"
+cat >>"$demo/postfix/etc/master.cf" <<PFLINES
+leafmail  unix  -       n       n       -       -       pipe
+  flags=DRhu user=nobody argv=$build/leafmail-deliver -c $demo/leafmail/deliver.conf
+  -f \${sender} -a \${original_recipient} \${recipient}
+PFLINES
+postfix -c "$demo/postfix/etc" reload >/dev/null 2>&1
+SINK_PORT=$(cat "$demo/postfix/sinkport")
+say "   log: $demo/postfix/maillog"
+say "   relayhost [127.0.0.1]:$LISTEN_PORT (tunneld); example.org -> pipe to leafmail-deliver"
+
+step "The smarthost, reachable only over SSH: sshd on 127.0.0.1:$SSHD_PORT, smtp-sink behind it on 127.0.0.1:$SINK_PORT"
+tn_keys || die "ssh-keygen failed"
+tn_sshd_start || die "sshd did not start (see $demo/sshd.log)"
+say "   relayed mail lands in $demo/postfix/sink/"
+
+step "leafmail-tunneld: relayhost 127.0.0.1:$LISTEN_PORT, opens ssh -L only when Postfix connects"
+tn_conf "$demo/tunneld.conf" 'idle = "5s"' 'idle-jitter = "5s"'
+tn_start "$demo/tunneld.conf" || die "leafmail-tunneld did not start (see $demo/tunneld.log)"
+say "   ssh processes now: $(tn_ssh_count) (none until mail must leave)"
 
 step "Relay from 127.0.0.2 before any login"
 r=$(pf_rcpt "$SMTP" 127.0.0.2 friend@remote.example)
@@ -117,6 +170,49 @@ r=$(pf_rcpt "$SMTP" 127.0.0.3 friend@remote.example)
 say "   relay from 127.0.0.3 (never logged in): $r"
 expect "550 5.7.1" "$r"
 
+step "The relayed message leaves through the SSH tunnel"
+if wait_for 20 sh -c "[ \$(find '$demo/postfix/sink' -type f -name 'm.*' | wc -l) -ge 1 ]"; then
+	say "   the smarthost (smtp-sink behind sshd) received it: $(pf_sink_count "$demo/postfix")"
+else
+	say "   the smarthost received nothing"; failed=1
+fi
+grep -E 'starting ssh|ready after' "$demo/tunneld.log" | sed 's/^/   tunneld.log: /'
+grep -q 'ready after' "$demo/tunneld.log" || failed=1
+pf_log "$demo/postfix" | grep -F 'to=<friend@remote.example>' | grep -F 'status=sent' |
+	sed 's/^.*: to=/   maillog: to=/'
+if wait_for 15 tn_ssh_gone; then
+	say "   idle for idle + jitter: tunneld stopped ssh again"
+	grep -E 'stopping ssh' "$demo/tunneld.log" | sed 's/^/   tunneld.log: /'
+else
+	say "   ssh still running after the idle time"; failed=1
+fi
+
+step "Mail for bob@example.org: Postfix -> leafmail-deliver -> $VHOSTS/example.org/bob/"
+r=$(swaks --server 127.0.0.1 --port "$SMTP" --local-interface 127.0.0.3 \
+	--helo client.leafmail.test --from friend@remote.example --to Bob@Example.ORG \
+	--header "Subject: leafmail demo for bob" --body "Delivered by leafmail-deliver." \
+	--timeout 10 2>&1 | sed -n 's/^<-  \(250 2.0.0.*\)/\1/p' | tail -1)
+say "   message to Bob@Example.ORG from 127.0.0.3: ${r:-no 250}"
+expect "250 2.0.0" "$r"
+if wait_for 20 sh -c "ls '$VHOSTS/example.org/bob/new/' 2>/dev/null | grep -q ."; then
+	for f in "$VHOSTS"/example.org/bob/new/*; do say "   Maildir: $f"; done
+else
+	say "   nothing in $VHOSTS/example.org/bob/new"; failed=1
+fi
+pf_log "$demo/postfix" | grep -F 'to=<bob@example.org>' | sed 's/^.*: to=/   maillog: to=/'
+subj=$(curl -s --max-time 10 -u bob:bobpw \
+	"imap://127.0.0.1:$IMAP/INBOX;UID=1;SECTION=HEADER.FIELDS%20(SUBJECT)" | tr -d '\r' | grep '^Subject:')
+say "   Dovecot serves it over IMAP to bob: ${subj:-nothing}"
+expect "Subject: leafmail demo for bob" "$subj"
+r=$(pf_send "$SMTP" 127.0.0.3 nobody@example.org)
+say "   message to nobody@example.org (no such mailbox): $r"
+if wait_for 20 sh -c "grep -F 'to=<nobody@example.org>' '$demo/postfix/maillog' | grep -q 'dsn=5.1.1'"; then
+	grep -F 'to=<nobody@example.org>' "$demo/postfix/maillog" | grep -F 'dsn=5.1.1' |
+		sed 's/^.*: to=/   maillog: to=/'
+else
+	say "   no 5.1.1 bounce logged for nobody@example.org"; failed=1
+fi
+
 step "The relay table: $build/leafmail-relayd -c $LM_CONF -l"
 lm_list | while read -r ip exp; do
 	say "   $ip $exp   (until $(date -d "@$exp" '+%Y-%m-%d %H:%M:%S %Z' 2>/dev/null))"
@@ -130,7 +226,7 @@ if [ "$keep" = 1 ]; then
 	cat >"$demo/stop.sh" <<STOPEOF
 # stop the leafmail demo started by tests/demo.sh --keep
 postfix -c '$demo/postfix/etc' stop 2>/dev/null
-pids="$LM_MILTER_PID $LM_RELAYD_PID $dcpid $(cat "$demo/postfix/sink.pid" 2>/dev/null)"
+pids="$LM_MILTER_PID $LM_RELAYD_PID $TUNNELD_PID $SSHD_PID $dcpid $(cat "$demo/postfix/sink.pid" 2>/dev/null)"
 kill \$pids 2>/dev/null
 n=100
 alive() { for p in \$pids; do kill -0 \$p 2>/dev/null && return 0; done; return 1; }

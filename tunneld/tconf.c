@@ -79,6 +79,8 @@ tconf_read(cfg_t *cfg, struct tconf **out, size_t *n, FILE *errs)
 		tc->connect_timeout = conf_duration(s, "connect-timeout");
 		tc->failure_reply = cfg_getstr(s, "failure-reply");
 		tc->max_clients = cfg_getint(s, "max-clients");
+		tc->alive_interval = conf_duration(s, "server-alive-interval");
+		tc->alive_count = cfg_getint(s, "server-alive-count-max");
 
 		if (tc->dest == NULL || tc->dest[0] == '\0' || tc->dest[0] == '-' ||
 		    strpbrk(tc->dest, " \t\r\n") != NULL) {
@@ -110,6 +112,15 @@ tconf_read(cfg_t *cfg, struct tconf **out, size_t *n, FILE *errs)
 		                               tc->ssh_config[0] != '/')) {
 			say(errs, tc, "ssh-config must be \"none\" or an absolute "
 			    "path");
+			bad++;
+		}
+		if (tc->alive_interval < 1 || tc->alive_interval > 86400) {
+			say(errs, tc, "server-alive-interval must be between 1s and 1d: "
+			    "ssh must notice a dead link");
+			bad++;
+		}
+		if (tc->alive_count < 1 || tc->alive_count > 100) {
+			say(errs, tc, "server-alive-count-max must be 1..100");
 			bad++;
 		}
 		if (tc->connect_timeout < 1) {

@@ -37,6 +37,8 @@ struct tconf {
 	long long idle, jitter, connect_timeout; /* seconds */
 	const char *failure_reply;                /* without CRLF */
 	long max_clients;                         /* 0: no limit */
+	long long alive_interval;                 /* ServerAliveInterval, s */
+	long alive_count;                         /* ServerAliveCountMax */
 };
 
 /* Strings point into cfg, which must outlive the array.  *out is

@@ -15,8 +15,9 @@
  *     GlobalKnownHostsFile=/dev/null, StrictHostKeyChecking=yes,
  *     UpdateHostKeys=no       and nothing is ever written or learned
  *   ConnectTimeout            a dead host fails within connect-timeout
- *   ServerAliveInterval=30,   a half-dead link is noticed in ~90 s instead
- *     ServerAliveCountMax=3   of hanging until TCP gives up (hours)
+ *   ServerAliveInterval,      a half-dead link is noticed in ~90 s (the
+ *     ServerAliveCountMax     defaults 30s x 3) instead of hanging until
+ *                             TCP gives up (hours)
  *   ExitOnForwardFailure=yes  no forward, no ssh: we see it exit
  *   -N, -L 127.0.0.1:P:REMOTE an explicit bind address: without one ssh
  *                             also binds ::1 and ExitOnForwardFailure can
@@ -44,18 +45,13 @@
 #include "log.h"
 #include "tunnel.h"
 
-/* Until leafmail.conf has keys for them (server-alive-interval,
- * server-alive-count-max), the values ssh uses to notice a dead link. */
-#define TUNNEL_ALIVE_INTERVAL "30"
-#define TUNNEL_ALIVE_COUNT "3"
-
 #define MAXARGS 64
 
 int
 tunnel_spawn(struct tunnel *t, char *err, size_t errlen)
 {
 	const struct tconf *tc = t->tc;
-	char port[16], kh[4200], ct[64], fwd[600];
+	char port[16], kh[4200], ct[64], fwd[600], sai[64], sac[64];
 	char *argv[MAXARGS];
 	char *envp[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
 	int n = 0, p[2], devnull;
@@ -68,6 +64,8 @@ tunnel_spawn(struct tunnel *t, char *err, size_t errlen)
 	snprintf(port, sizeof port, "%d", tc->ssh_port);
 	snprintf(kh, sizeof kh, "UserKnownHostsFile=%s", tc->known_hosts);
 	snprintf(ct, sizeof ct, "ConnectTimeout=%lld", tc->connect_timeout);
+	snprintf(sai, sizeof sai, "ServerAliveInterval=%lld", tc->alive_interval);
+	snprintf(sac, sizeof sac, "ServerAliveCountMax=%lld", (long long)tc->alive_count);
 	if ((size_t)snprintf(fwd, sizeof fwd, "127.0.0.1:%d:%s", t->port,
 	                     tc->remote) >= sizeof fwd) {
 		snprintf(err, errlen, "remote \"%s\" is too long", tc->remote);
@@ -91,8 +89,8 @@ tunnel_spawn(struct tunnel *t, char *err, size_t errlen)
 	OPT("StrictHostKeyChecking=yes");
 	OPT("UpdateHostKeys=no");
 	OPT(ct);
-	OPT("ServerAliveInterval=" TUNNEL_ALIVE_INTERVAL);
-	OPT("ServerAliveCountMax=" TUNNEL_ALIVE_COUNT);
+	OPT(sai);
+	OPT(sac);
 	OPT("ExitOnForwardFailure=yes");
 	OPT("ControlMaster=no");
 	OPT("ControlPath=none");

@@ -10,6 +10,8 @@
 #       127.0.0.1 (and ::1 when configured).  Sets DC_DIR, DC_POP3_PORT,
 #       DC_IMAP_PORT, DC_CONF, DC_LOG for the functions below; registers
 #       dc_stop with at_exit.  Non-zero if it does not answer within 15 s.
+#       DC_MAIL_LOCATION, when set, replaces mail_location (e.g. the
+#       per-domain Maildirs leafmail-deliver writes).
 #   dc_stop DIR      stop that instance (kill the master from master.pid and
 #                    wait for it); safe to call twice.
 #   dc_login USER PASS FROMIP PROTO
@@ -58,7 +60,7 @@ info_log_path = $DC_LOG
 default_login_user = dovenull
 default_internal_user = dovecot
 first_valid_uid = 1
-mail_location = maildir:$DC_DIR/mail/%u
+mail_location = ${DC_MAIL_LOCATION:-maildir:$DC_DIR/mail/%u}
 passdb {
   driver = passwd-file
   args = $DC_DIR/users

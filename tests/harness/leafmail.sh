@@ -8,7 +8,8 @@
 #       Write DIR/leafmail.conf: state-dir DIR/state (table
 #       DIR/state/relay.lmdb), run-dir DIR/run, milter socket
 #       unix:DIR/run/milter.sock mode 0666 (Postfix's smtpd runs as postfix),
-#       local-domains local.test, trusted-networks 127.0.0.1/32 only,
+#       local-domains local.test (or the quoted list in LM_LOCAL_DOMAINS),
+#       trusted-networks 127.0.0.1/32 only,
 #       ignore-networks IGNORE (default "127.0.0.1/32": the test clients
 #       127.0.0.2... and ::1 must be recorded).  Sets LM_DIR, LM_CONF,
 #       LM_TABLE (the table name without .lmdb), LM_SOCK.
@@ -56,7 +57,7 @@ relayd {
 milter {
   socket = "unix:$LM_SOCK"
   socket-mode = "0666"
-  local-domains = { "local.test" }
+  local-domains = { ${LM_LOCAL_DOMAINS:-"local.test"} }
   trusted-networks = { "127.0.0.1/32" }
 }
 LMEOF

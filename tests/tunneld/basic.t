@@ -19,7 +19,8 @@ check "-h prints usage" [ $? -eq 0 ]
 check "unknown option: exit 64" [ $? -eq 64 ]
 
 # --- -t ---
-tn_conf "$T/good.conf" 'idle = "1s"' 'idle-jitter = "1s"'
+tn_conf "$T/good.conf" 'idle = "1s"' 'idle-jitter = "1s"' \
+	'server-alive-interval = "7s"' 'server-alive-count-max = 4'
 out=$("$TD" -t -c "$T/good.conf" 2>&1)
 check "-t accepts a good configuration" [ $? -eq 0 ]
 
@@ -56,6 +57,10 @@ printf 'tunnel "x" {\n  idle = "soon"\n}\n' >"$T/bad5.conf"
 out=$("$TD" -t -c "$T/bad5.conf" 2>&1); rc=$?
 case "$rc $out" in "78 "*bad5.conf:2*) ok "-t: bad duration with its line" ;;
 *) notok "-t: bad duration with its line: $rc $out" ;; esac
+sed 's/server-alive-interval = .*/server-alive-interval = "0s"/' "$T/good.conf" >"$T/bad6.conf"
+out=$("$TD" -t -c "$T/bad6.conf" 2>&1); rc=$?
+case "$rc $out" in "78 "*bad6.conf:*server-alive-interval*) ok "-t: server-alive-interval 0s refused" ;;
+*) notok "-t: server-alive-interval 0s refused: $rc $out" ;; esac
 
 # --- cold start ---
 tn_start "$T/good.conf" || { notok "tunneld starts"; cat "$T/tunneld.log"; exit 1; }
@@ -69,6 +74,9 @@ check "cold start: swaks delivers through the tunnel" [ $rc -eq 0 ]
 check "cold start: 250 after DATA from the sink" grep -q '<-  250 2.0.0 Ok' "$T/swaks1.out"
 echo "# cold start swaks took $(((t1 - t0) / 1000000)) ms"
 check "one ssh is up" [ "$(tn_ssh_count)" -eq 1 ]
+sshcmd=$(pgrep -af -- "^/usr/bin/ssh .*-i $TN_ID ")
+case $sshcmd in *"ServerAliveInterval=7 "*"ServerAliveCountMax=4 "*) ok "ssh gets server-alive-interval/count-max from the config" ;;
+*) notok "ssh gets server-alive-interval/count-max: $sshcmd" ;; esac
 check "log: ssh started and ready" grep -q 'tunnel t1: ready after' "$T/tunneld.log"
 
 # --- idle teardown, then bytes before the banner on a cold start ---
