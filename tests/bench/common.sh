@@ -37,11 +37,13 @@ now_ns() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
 
-# target NAME VALUE OP LIMIT, OP one of >= <
+# target NAME VALUE OP LIMIT, OP one of >= <= <
 target() {
 	_met=$(awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {
 		if (v == "-") { print "NOT met"; exit }
-		m = (op == ">=") ? (v + 0 >= l + 0) : (v + 0 < l + 0)
+		if (op == ">=") m = (v + 0 >= l + 0)
+		else if (op == "<=") m = (v + 0 <= l + 0)
+		else m = (v + 0 < l + 0)
 		print m ? "met" : "NOT met" }')
 	echo "target $1 $2 $3 $4: $_met"
 }

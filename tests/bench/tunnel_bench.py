@@ -2,10 +2,17 @@
 #
 #   sink PORT            discard server: reads a connection to EOF, answers
 #                        "ok\n", closes (so the sender times full delivery)
-#   lat PORT_A PORT_B N  N sequential (connect + read the banner + close)
-#                        to each port, alternating A and B so both see the
-#                        same load; prints the median of each in
-#                        microseconds
+#   lat PORT_A PORT_B N  N sequential short SMTP sessions (connect, read
+#                        the banner, QUIT, read 221 and the server's
+#                        close, close) to each port, alternating A and B
+#                        so both see the same load; prints the median of
+#                        each in microseconds.  The session ends as
+#                        Postfix ends one: closing before the server has
+#                        answered leaves ssh's channel close in flight,
+#                        and the next channel open then waits ~40 ms
+#                        (Nagle against a delayed ACK on the ssh
+#                        connection, which ssh -N does not mark
+#                        interactive), whichever path comes next
 #   tput PORT MB         send MB megabytes, half-close, wait for "ok";
 #                        prints MB/s
 #   cold PORT            connect (retrying every 1 ms while refused) until
@@ -51,14 +58,35 @@ def banner(port, retry):
             raise RuntimeError("no banner: %r" % d)
         time.sleep(0.001)
 
+def session(port):
+    s = socket.create_connection(("127.0.0.1", port), 10)
+    d = b""
+    while b"\n" not in d:
+        b = s.recv(512)
+        if not b:
+            raise RuntimeError("no banner: %r" % d)
+        d += b
+    if not d.startswith(b"220"):
+        raise RuntimeError("no banner: %r" % d)
+    s.sendall(b"QUIT\r\n")
+    d = b""
+    while True:
+        b = s.recv(512)
+        if not b:
+            break
+        d += b
+    s.close()
+    if not d.startswith(b"221"):
+        raise RuntimeError("no 221: %r" % d)
+
 def lat(pa, pb, n):
-    banner(pa, False)  # warm-up
-    banner(pb, False)
+    session(pa)  # warm-up
+    session(pb)
     ta, tb = [], []
     for _ in range(n):
         for port, v in ((pa, ta), (pb, tb)):
             t = time.perf_counter()
-            banner(port, False)
+            session(port)
             v.append(time.perf_counter() - t)
     ta.sort()
     tb.sort()

@@ -2,10 +2,13 @@
 # fuzz.t - build the libFuzzer targets (tests/fuzz/fuzz_*.c, `make fuzz`)
 # and run each for FUZZ_SECONDS (default 20) seconds.
 #
-# Seeds: tests/data/NAME/ for build-fuzz/fuzz_NAME, else tests/data/logparse/,
-# split into one seed per line (whole files as seeds would set libFuzzer's
-# length limit to their size at once and cut its speed twentyfold).  The corpus is a scratch copy under $T (libFuzzer adds to
-# it), crashes land in $T/NAME-crash-*, and are printed.  One ok/not ok per
+# Seeds: tests/data/NAME/ for build-fuzz/fuzz_NAME, else tests/data/logparse/.
+# Text logs are split into one seed per line (whole files as seeds would set
+# libFuzzer's length limit to their size at once and cut its speed
+# twentyfold); binary seeds (*.pkt, UMTP datagrams) are used whole, since a
+# datagram cut at a newline byte is no datagram.  The corpus is a scratch
+# copy under $T (libFuzzer adds to it), crashes land in $T/NAME-crash-*, and
+# are printed.  One ok/not ok per
 # target.  Skips (77) when clang cannot link -fsanitize=fuzzer.
 # make check runs the suite twice (normal and sanitizer builds); the
 # targets are sanitizer builds already, so they run in the first pass only.
@@ -39,7 +42,10 @@ for f in "$S"/build-fuzz/fuzz_*; do
 	for s in "$seeds"/*; do
 		[ -f "$s" ] || continue
 		b=${s##*/}
-		split -l 1 -a 4 "$s" "$corpus/$b-line-"
+		case $b in
+		*.pkt) cp "$s" "$corpus/$b" ;;
+		*) split -l 1 -a 4 "$s" "$corpus/$b-line-" ;;
+		esac
 	done
 	# -max_len: long enough for the long-line paths, short enough to
 	# keep 20 s useful; rss and per-input timeouts turn hangs and leaks
