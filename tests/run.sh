@@ -13,6 +13,10 @@
 # Scripts get LEAFMAIL_BUILD and LEAFMAIL_SRC (absolute paths),
 # LEAFMAIL_TMP, a fresh scratch directory of their own, and LEAFMAIL_SAN=1
 # when BUILD_DIR is a sanitizer build.
+# Scratch directories live under a short /tmp path, not in the checkout:
+# Dovecot and Postfix put unix sockets in them, and sun_path holds only
+# 107 bytes (a CI checkout under a long path overflowed it).  The logs
+# stay in tests/tmp/BUILD/, each beside a symlink to its scratch directory.
 # The last line is "N passed, N failed", which CI reads.
 # ONLY=pattern runs the scripts/tests whose path contains pattern.
 set -u
@@ -37,6 +41,16 @@ echo "== $bname"
 export LEAFMAIL_BUILD=$build LEAFMAIL_SRC=$src LEAFMAIL_SAN
 tmproot=$src/tests/tmp/$bname
 mkdir -p "$tmproot"
+# The previous run's scratch tree for this build goes first.
+if [ -f "$tmproot/.scratch" ]; then
+	old=$(cat "$tmproot/.scratch")
+	case $old in /tmp/lmt.*) rm -rf "$old" ;; esac
+fi
+scratch=$(mktemp -d /tmp/lmt.XXXXXX) || exit 1
+# Daemons that drop privileges (postfix, dovecot, leafmail) must traverse it.
+chmod 755 "$scratch"
+echo "$scratch" >"$tmproot/.scratch"
+n=0
 
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -62,9 +76,11 @@ for t in "$src"/tests/*/*.t; do
 	case $t in *"$only"*) ;; *) continue ;; esac
 	rel=${t#"$src"/}
 	name=$(echo "$rel" | tr '/.' '__')
-	LEAFMAIL_TMP=$tmproot/$name
-	rm -rf "$LEAFMAIL_TMP"
+	n=$((n + 1))
+	LEAFMAIL_TMP=$scratch/$n
 	mkdir -p "$LEAFMAIL_TMP"
+	rm -f "$tmproot/$name"
+	ln -s "$LEAFMAIL_TMP" "$tmproot/$name"
 	export LEAFMAIL_TMP
 	start=$(date +%s)
 	log=$tmproot/$name.log

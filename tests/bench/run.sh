@@ -32,9 +32,9 @@ for t in "$src"/tests/bench/*_bench.sh; do
 	[ -f "$t" ] || continue
 	case $t in *"$only"*) ;; *) continue ;; esac
 	name=$(basename "$t" .sh)
-	LEAFMAIL_TMP=$tmproot/$name
-	rm -rf "$LEAFMAIL_TMP"
-	mkdir -p "$LEAFMAIL_TMP"
+	# A short path: daemons put unix sockets here (sun_path is 107 bytes).
+	LEAFMAIL_TMP=$(mktemp -d /tmp/lmb.XXXXXX) || exit 1
+	chmod 755 "$LEAFMAIL_TMP"
 	export LEAFMAIL_TMP
 	echo "== $name"
 	start=$(date +%s)
@@ -50,7 +50,7 @@ for t in "$src"/tests/bench/*_bench.sh; do
 	   broken="$broken $name" ;;
 	esac
 	ran=$((ran + 1))
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$LEAFMAIL_TMP"
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "== $name kept $LEAFMAIL_TMP"; else rm -rf "$LEAFMAIL_TMP"; fi
 done
 [ "$ran" -gt 0 ] || { echo "no benchmark matched"; exit 1; }
 echo "== summary"
