@@ -1,10 +1,12 @@
 /*
  * log.h - logging for every leafmail program, after OpenBSD's log.c:
- * syslog(LOG_MAIL) under the program name, and stderr too when running in
- * the foreground.  log_warn() appends strerror(errno); log_warnx() does not.
- * Thread-safe (one write per message).  log_fatal*() exit and are for
- * main() and code that only main() calls, never for lib/ or milter
- * callbacks.
+ * syslog (facility mail) under the program name, and stderr too when
+ * running in the foreground.  Records go straight to /dev/log, without
+ * syslog(3)'s process-wide lock; a missing /dev/log costs nothing but the
+ * lost line, and is retried once a second (log.c).  log_warn() appends
+ * strerror(errno); log_warnx() does not.  Thread-safe (one write per
+ * message).  log_fatal*() exit and are for main() and code that only
+ * main() calls, never for lib/ or milter callbacks.
  */
 #ifndef LEAFMAIL_LOG_H
 #define LEAFMAIL_LOG_H
@@ -15,6 +17,9 @@ void log_init(const char *progname, int to_stderr, int debug);
 void log_set_stderr(int on);
 void log_set_debug(int on);
 const char *log_progname(void);
+/* The syslog socket (default /dev/log), for tests and unusual systems;
+ * reconnects at once when logging is open. */
+void log_set_syslog_path(const char *path);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
