@@ -146,6 +146,35 @@ v_hostport(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* milter.required-headers: RFC 5322 field names (printable ASCII but ':';
+ * '%' refused too, the name goes into an SMTP reply text), at most 32 of
+ * them (the milter keeps one bit each). */
+#define CONF_MAX_REQUIRED_HEADERS 32
+static int
+v_header_names(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned i;
+
+	if (cfg_opt_size(opt) > CONF_MAX_REQUIRED_HEADERS) {
+		cfg_error(cfg, "%s: at most %d header names", opt->name,
+		          CONF_MAX_REQUIRED_HEADERS);
+		return -1;
+	}
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		const char *v = cfg_opt_getnstr(opt, i), *p;
+		int bad = v == NULL || v[0] == '\0' || strlen(v) > 64;
+
+		for (p = v; !bad && *p != '\0'; p++)
+			bad = *p < 33 || *p > 126 || *p == ':' || *p == '%';
+		if (bad) {
+			cfg_error(cfg, "%s: \"%s\" is not a header field name (such as "
+			          "\"From\", without the colon)", opt->name, v ? v : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* libmilter socket: unix:/path, local:/path, inet:PORT@HOST, inet6:PORT@HOST */
 static int
 v_milter_socket(cfg_t *cfg, cfg_opt_t *opt)
@@ -277,6 +306,10 @@ static cfg_opt_t umtp_opts[] = {
 	CFG_STR("dedup-ttl", "3d", CFGF_NONE),
 	CFG_STR("max-skew", "5m", CFGF_NONE),
 	CFG_INT("inject-retries", 3, CFGF_NONE),
+	CFG_STR("inject-timeout", "60s", CFGF_NONE),
+	CFG_INT("replay-cache-size", 262144, CFGF_NONE),
+	CFG_INT("socket-buffer", 16777216, CFGF_NONE),
+	CFG_STR("dedup-sweep-interval", "10m", CFGF_NONE),
 	CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()};
 
@@ -303,6 +336,10 @@ static cfg_opt_t deliver_opts[] = {
 	CFG_STR("mailboxes", "file:/etc/leafmail/mailboxes", CFGF_NONE),
 	CFG_STR("recipient-delimiter", "+", CFGF_NONE),
 	CFG_STR("lmtp-socket", "unix:/run/leafmail/lmtp.sock", CFGF_NONE),
+	CFG_STR("lmtp-socket-mode", "0666", CFGF_NONE),
+	CFG_INT("lmtp-max-sessions", 100, CFGF_NONE),
+	CFG_STR("lmtp-stop-grace", "10s", CFGF_NONE),
+	CFG_STR("lmtp-idle-timeout", "5m", CFGF_NONE),
 	CFG_BOOL("fold-case", cfg_true, CFGF_NONE),
 	CFG_STR("quota-action", "tempfail", CFGF_NONE),
 	CFG_STR("domain-query", NULL, CFGF_NODEFAULT),
@@ -338,12 +375,17 @@ static const struct validator validators[] = {
 	{"milter|socket-mode", v_mode},
 	{"milter|trusted-networks", v_networks},
 	{"milter|max-connections-per-minute", v_nonneg},
+	{"milter|required-headers", v_header_names},
 	{"umtp|listen", v_hostport},
 	{"umtp|inject", v_inject},
 	{"umtp|max-message-size", v_nonneg},
 	{"umtp|dedup-ttl", v_duration},
 	{"umtp|max-skew", v_duration},
 	{"umtp|inject-retries", v_nonneg},
+	{"umtp|inject-timeout", v_duration},
+	{"umtp|replay-cache-size", v_nonneg},
+	{"umtp|socket-buffer", v_nonneg},
+	{"umtp|dedup-sweep-interval", v_duration},
 	{"umtp|peer|address", v_hostport},
 	{"umtp|peer|protocol", v_protocol},
 	{"tunnel|listen", v_hostport},
@@ -354,6 +396,10 @@ static const struct validator validators[] = {
 	{"tunnel|connect-timeout", v_duration},
 	{"tunnel|max-clients", v_nonneg},
 	{"deliver|quota-action", v_quota_action},
+	{"deliver|lmtp-socket-mode", v_mode},
+	{"deliver|lmtp-max-sessions", v_nonneg},
+	{"deliver|lmtp-stop-grace", v_duration},
+	{"deliver|lmtp-idle-timeout", v_duration},
 	{NULL, NULL}};
 
 /* Checks that need more than one option, after the whole file parsed. */

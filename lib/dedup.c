@@ -131,6 +131,14 @@ dedup_record(struct table *t, const char *msgid, const char *const *rcpts,
              size_t n, enum dedup_via via, time_t now, char *err,
              size_t errlen)
 {
+	return dedup_record_flags(t, msgid, rcpts, n, via, now, 0, err, errlen);
+}
+
+int
+dedup_record_flags(struct table *t, const char *msgid,
+                   const char *const *rcpts, size_t n, enum dedup_via via,
+                   time_t now, int flags, char *err, size_t errlen)
+{
 	struct table_op *ops = calloc(n ? n : 1, sizeof *ops);
 	char (*keys)[KEYMAX] = calloc(n ? n : 1, KEYMAX);
 	char val[VALMAX];
@@ -154,7 +162,7 @@ dedup_record(struct table *t, const char *msgid, const char *const *rcpts,
 		nops++;
 	}
 	if (nops > 0)
-		rc = table_write(t, ops, nops, err, errlen);
+		rc = table_write_flags(t, ops, nops, flags, err, errlen);
 out:
 	free(ops);
 	free(keys);

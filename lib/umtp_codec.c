@@ -48,12 +48,13 @@ umtp_strerror(int e)
 	case UMTP_E_BADKEY: return "key too short";
 	case UMTP_E_NOMEM: return "out of memory";
 	case UMTP_E_CRYPTO: return "internal crypto/zlib error";
+	case UMTP_E_SEND: return "sending the datagram failed";
 	}
 	return "unknown error";
 }
 
 void
-umtp_msg_free(struct umtp_msg *m)
+umtp_packet_free(struct umtp_packet *m)
 {
 	if (m == NULL)
 		return;
@@ -353,7 +354,7 @@ umtp_p1_encode(const unsigned char *secret, size_t slen, const char *rcpt,
 int
 umtp_p1_decode(const unsigned char *secret, size_t slen,
                const unsigned char *pkt, size_t len, size_t cap,
-               struct umtp_msg *out)
+               struct umtp_packet *out)
 {
 	unsigned char md[UMTP_P1_DIGESTLEN];
 	const unsigned char *nul;
@@ -383,17 +384,17 @@ umtp_p1_decode(const unsigned char *secret, size_t slen,
 	out->msgid = strdup("");
 	if (out->rcpts == NULL || out->sender == NULL || out->msgid == NULL ||
 	    (out->rcpts[0] = strndup((const char *)pkt + 2, rlen)) == NULL) {
-		umtp_msg_free(out);
+		umtp_packet_free(out);
 		return UMTP_E_NOMEM;
 	}
 	out->nrcpt = 1;
 	if (!umtp_addr_ok(out->rcpts[0], 0)) {
-		umtp_msg_free(out);
+		umtp_packet_free(out);
 		return UMTP_E_BADFIELD;
 	}
 	rc = umtp_gunzip(nul + 1, zlen, cap, &out->data, &out->datalen);
 	if (rc != UMTP_OK) {
-		umtp_msg_free(out);
+		umtp_packet_free(out);
 		return rc;
 	}
 	return UMTP_OK;
@@ -567,7 +568,7 @@ get_field(const unsigned char *pkt, size_t end, size_t *p, char **out)
 int
 umtp_p2_decode(const unsigned char *key, size_t klen, const unsigned char *pkt,
                size_t len, size_t cap, time_t now, long long max_skew,
-               struct umtp_msg *out)
+               struct umtp_packet *out)
 {
 	unsigned char mac[UMTP_P2_MACLEN], id[UMTP_KEYID_LEN];
 	size_t end, p, n, zlen;
@@ -655,6 +656,6 @@ umtp_p2_decode(const unsigned char *key, size_t klen, const unsigned char *pkt,
 		goto fail;
 	return UMTP_OK;
 fail:
-	umtp_msg_free(out);
+	umtp_packet_free(out);
 	return rc;
 }

@@ -5,7 +5,7 @@
  * Shared by `umtp send`, `umtp receive` and the milter's shadow sender.
  * Nothing here logs, exits or touches the network: encoders fill a caller's
  * buffer, decoders return one of the UMTP_E_* codes below (umtp_strerror()
- * names them for log lines) and fill a struct umtp_msg the caller frees.
+ * names them for log lines) and fill a struct umtp_packet the caller frees.
  *
  *   umtp_detect()        which protocol a datagram claims (1, 2, or error)
  *   umtp_p1_encode()     recipient + message -> seed packet
@@ -59,11 +59,12 @@ enum umtp_err {
 	UMTP_E_BADKEY,      /* key too short for protocol 2 */
 	UMTP_E_NOMEM,
 	UMTP_E_CRYPTO,      /* libcrypto or zlib failed internally */
+	UMTP_E_SEND,        /* umtp_out: the socket refused the datagram (errno) */
 };
 
 const char *umtp_strerror(int e);
 
-struct umtp_msg {
+struct umtp_packet {
 	int protocol;        /* 1 or 2 */
 	char *sender;        /* "" for protocol 1 (it has none) */
 	char **rcpts;        /* nrcpt NUL-terminated addresses */
@@ -76,7 +77,7 @@ struct umtp_msg {
 	unsigned char keyid[UMTP_KEYID_LEN];
 };
 
-void umtp_msg_free(struct umtp_msg *m);
+void umtp_packet_free(struct umtp_packet *m);
 
 /* 1 or 2 for what the packet's framing claims, else -UMTP_E_*. */
 int umtp_detect(const unsigned char *pkt, size_t len);
@@ -109,7 +110,7 @@ int umtp_p1_encode(const unsigned char *secret, size_t slen, const char *rcpt,
 /* Verify and parse; message inflated to at most cap bytes. */
 int umtp_p1_decode(const unsigned char *secret, size_t slen,
                    const unsigned char *pkt, size_t len, size_t cap,
-                   struct umtp_msg *out);
+                   struct umtp_packet *out);
 
 /* Protocol 2. */
 struct umtp_p2_env {
@@ -137,6 +138,6 @@ int umtp_p2_peek_keyid(const unsigned char *pkt, size_t len,
  * max_skew, then parses and inflates (cap). */
 int umtp_p2_decode(const unsigned char *key, size_t klen,
                    const unsigned char *pkt, size_t len, size_t cap,
-                   time_t now, long long max_skew, struct umtp_msg *out);
+                   time_t now, long long max_skew, struct umtp_packet *out);
 
 #endif

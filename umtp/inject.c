@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,9 @@ inject_parse(const char *spec, struct inject *in, char *err, size_t errlen)
 void
 inject_free(struct inject *in)
 {
+	if (in->curl != NULL)
+		curl_easy_cleanup(in->curl);
+	in->curl = NULL;
 	free(in->target);
 	in->target = NULL;
 }
@@ -92,7 +96,7 @@ read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 }
 
 static int
-inject_smtp(const struct inject *in, const char *sender, char *const *rcpts,
+inject_smtp(struct inject *in, const char *sender, char *const *rcpts,
             size_t nrcpt, const char *data, size_t len, char *err,
             size_t errlen)
 {
@@ -101,8 +105,18 @@ inject_smtp(const struct inject *in, const char *sender, char *const *rcpts,
 	struct reader r;
 	size_t n;
 	char *msg = normalise(data, len, 1, &n);
-	CURL *c = curl_easy_init();
+	CURL *c;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
+
+	/* One handle kept between messages: libcurl keeps its connection
+	 * open, so a burst costs one MAIL/RCPT/DATA per message, not a
+	 * connection, EHLO and QUIT as well.  A dead connection is noticed
+	 * and replaced by libcurl; after any failure the handle goes. */
+	if (in->curl == NULL)
+		in->curl = curl_easy_init();
+	else
+		curl_easy_reset(in->curl);
+	c = in->curl;
 
 	if (msg == NULL || c == NULL)
 		goto out;
@@ -129,8 +143,10 @@ inject_smtp(const struct inject *in, const char *sender, char *const *rcpts,
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)n);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+	                 in->timeout > 0 && in->timeout < 10 ? (long)in->timeout : 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT,
+	                 in->timeout > 0 ? (long)in->timeout : 60L);
 	rc = curl_easy_perform(c);
 out:
 	if (rc != CURLE_OK) {
@@ -141,14 +157,16 @@ out:
 		         curl_easy_strerror(rc), ebuf[0] ? ": " : "", ebuf, code);
 	}
 	curl_slist_free_all(rl);
-	if (c != NULL)
+	if (rc != CURLE_OK && c != NULL) {
 		curl_easy_cleanup(c);
+		in->curl = NULL;
+	}
 	free(msg);
 	return rc == CURLE_OK ? 0 : -1;
 }
 
 static int
-inject_sendmail(const struct inject *in, const char *sender,
+inject_sendmail(struct inject *in, const char *sender,
                 char *const *rcpts, size_t nrcpt, const char *data,
                 size_t len, char *err, size_t errlen)
 {
@@ -176,16 +194,29 @@ inject_sendmail(const struct inject *in, const char *sender,
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto out;
 	}
-	if ((pid = fork()) < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		goto out;
-	}
-	if (pid == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(fds[0], 0) < 0)
-			_exit(71);
-		execv(in->target, argv);
-		_exit(errno == ENOENT ? 69 : 71);
+	/* posix_spawn (vfork underneath): no copy of our page tables per
+	 * message, which fork() would make.  The child gets the pipe as
+	 * stdin (dup2 clears close-on-exec) and SIGPIPE's default back. */
+	{
+		posix_spawn_file_actions_t fa;
+		posix_spawnattr_t at;
+		sigset_t def;
+		int e;
+
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+		posix_spawnattr_init(&at);
+		sigemptyset(&def);
+		sigaddset(&def, SIGPIPE);
+		posix_spawnattr_setsigdefault(&at, &def);
+		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+		e = posix_spawn(&pid, in->target, &fa, &at, argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&at);
+		if (e != 0) {
+			snprintf(err, errlen, "%s: %s", in->target, strerror(e));
+			goto out;
+		}
 	}
 	close(fds[0]);
 	fds[0] = -1;
@@ -223,7 +254,7 @@ out:
 }
 
 int
-inject_message(const struct inject *in, const char *sender, char *const *rcpts,
+inject_message(struct inject *in, const char *sender, char *const *rcpts,
                size_t nrcpt, const char *data, size_t len, char *err,
                size_t errlen)
 {

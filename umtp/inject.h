@@ -8,6 +8,8 @@
  * inject_message() makes one attempt; the caller retries and logs losses.
  * Errors (connection refused, SMTP reply, sendmail's exit status) go to
  * err.  Line endings are normalised: CRLF for SMTP, LF for sendmail.
+ * timeout (umtp.inject-timeout) bounds one SMTP attempt; sendmail(1) is
+ * waited for (a local queue command that hangs is the MTA's problem).
  */
 #ifndef LEAFMAIL_UMTP_INJECT_H
 #define LEAFMAIL_UMTP_INJECT_H
@@ -19,13 +21,15 @@ enum inject_kind { INJECT_SMTP, INJECT_SENDMAIL };
 struct inject {
 	enum inject_kind kind;
 	char *target; /* the URL, or the sendmail path */
+	void *curl;   /* SMTP: the libcurl handle kept between messages */
+	long long timeout; /* seconds one attempt may take (0: 60) */
 };
 
 int inject_parse(const char *spec, struct inject *in, char *err, size_t errlen);
 void inject_free(struct inject *in);
 /* sender NULL: none known (protocol 1), the MTA picks one (sendmail: no
  * -f; SMTP: the null sender).  "" is the null sender. */
-int inject_message(const struct inject *in, const char *sender,
+int inject_message(struct inject *in, const char *sender,
                    char *const *rcpts, size_t nrcpt, const char *data,
                    size_t len, char *err, size_t errlen);
 

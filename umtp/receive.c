@@ -21,7 +21,10 @@
  * field, or for protocol 1 the header's); recipients already delivered
  * (by SMTP, or by an earlier datagram) are dropped, and those injected are
  * recorded.  When the store cannot be read the datagram is dropped: the
- * SMTP copy still delivers, a duplicate would not be undone.
+ * SMTP copy still delivers, a duplicate would not be undone.  Records are
+ * committed at once (visible to the milter) and synced when the socket
+ * is idle, at least every 100 ms: a system crash in between can lose a
+ * record, and then the SMTP copy delivers a second time; never a loss.
  *
  * Bursts: a large socket receive buffer (SO_RCVBUFFORCE as root, else
  * SO_RCVBUF up to the system's rmem_max) and recvmmsg() to take many
@@ -29,6 +32,7 @@
  * what holds a burst while a message is being injected.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,18 +51,16 @@
 #include "dedup.h"
 #include "inject.h"
 #include "log.h"
-#include "peers.h"
+#include "umtp_peers.h"
 #include "replay.h"
 #include "table.h"
 #include "umtp_codec.h"
 
 #define RECV_BATCH 64
 #define RECV_BUFSZ 2048               /* > any datagram we accept: spots oversize */
-#define RECV_SOCKBUF (16 << 20)       /* bytes of socket receive buffer */
-#define REPLAY_CAPACITY (1u << 18)    /* hard-coded; see the report */
 #define INJECT_BACKOFF_MS 200
-#define DEDUP_SWEEP_EVERY 600         /* seconds between duplicate store sweeps */
 #define DEDUP_SWEEP_BATCH 256
+#define RECV_SYNC_MS 100              /* most time records stay unsynced */
 
 struct receiver {
 	struct umtp_peers peers;
@@ -69,6 +71,7 @@ struct receiver {
 	int retries;                  /* umtp.inject-retries */
 	struct table *dedup;          /* <state-dir>/umtp-dedup.lmdb */
 	long long dedup_ttl;          /* umtp.dedup-ttl */
+	long long sweep_every;        /* umtp.dedup-sweep-interval */
 	time_t last_sweep;
 	unsigned long accepted, refused, lost;
 };
@@ -94,7 +97,7 @@ refuse(struct receiver *r, const char *src, size_t len, const char *why,
 /* Recipients of m not yet delivered under msgid, into keep[]; their
  * number, or -1 when the store failed. */
 static long
-dedup_filter(struct receiver *r, const char *src, const struct umtp_msg *m,
+dedup_filter(struct receiver *r, const char *src, const struct umtp_packet *m,
              const char *msgid, char **keep)
 {
 	char err[512];
@@ -123,7 +126,7 @@ dedup_filter(struct receiver *r, const char *src, const struct umtp_msg *m,
 
 static void
 deliver(struct receiver *r, const char *src, size_t len,
-        const struct umtp_msg *m, const char *keyname)
+        const struct umtp_packet *m, const char *keyname)
 {
 	static const char via[] = "X-Via: umtp\n";
 	size_t n = sizeof via - 1 + m->datalen;
@@ -167,9 +170,10 @@ deliver(struct receiver *r, const char *src, size_t len,
 			         msgid[0] ? msgid : "(no Message-ID)", keep[0],
 			         nkeep > 1 ? " and others" : "");
 			if (msgid[0] &&
-			    dedup_record(r->dedup, msgid, (const char *const *)keep,
-			                 (size_t)nkeep, DEDUP_VIA_UMTP, time(NULL), err,
-			                 sizeof err) != TABLE_OK)
+			    dedup_record_flags(r->dedup, msgid,
+			                       (const char *const *)keep, (size_t)nkeep,
+			                       DEDUP_VIA_UMTP, time(NULL),
+			                       TABLE_DEFER_SYNC, err, sizeof err) != TABLE_OK)
 				log_warnx("recording %s as delivered failed: %s; the SMTP "
 				          "copy may be delivered too", msgid, err);
 			goto out;
@@ -190,17 +194,17 @@ handle_p1(struct receiver *r, const struct addr *a, const char *src,
           const unsigned char *pkt, size_t len)
 {
 	int rc = UMTP_E_UNKNOWNKEY, tried = 0;
-	struct umtp_msg m;
+	struct umtp_packet m;
 
 	for (size_t i = 0; i < r->peers.n; i++) {
 		struct umtp_peer *p = &r->peers.v[i];
-		if (p->protocol != 1 || !peers_match_source(p, a))
+		if (p->protocol != 1 || !umtp_peers_match_source(p, a))
 			continue;
 		tried++;
 		rc = umtp_p1_decode(p->key, p->klen, pkt, len, r->cap, &m);
 		if (rc == UMTP_OK) {
 			deliver(r, src, len, &m, p->domain);
-			umtp_msg_free(&m);
+			umtp_packet_free(&m);
 			return;
 		}
 		if (rc != UMTP_E_BADMAC)
@@ -220,7 +224,7 @@ handle_p2(struct receiver *r, const struct addr *a, const char *src,
 	unsigned char id[UMTP_KEYID_LEN];
 	struct umtp_peer *key = NULL;
 	const char *wrong = NULL;
-	struct umtp_msg m;
+	struct umtp_packet m;
 	time_t now = time(NULL);
 	int rc;
 
@@ -232,7 +236,7 @@ handle_p2(struct receiver *r, const struct addr *a, const char *src,
 		struct umtp_peer *p = &r->peers.v[i];
 		if (p->protocol != 2 || memcmp(p->keyid, id, sizeof id) != 0)
 			continue;
-		if (peers_match_source(p, a))
+		if (umtp_peers_match_source(p, a))
 			key = p;
 		else
 			wrong = p->domain;
@@ -264,7 +268,7 @@ handle_p2(struct receiver *r, const struct addr *a, const char *src,
 		refuse(r, src, len, "protocol 2", "replay cache full");
 		break;
 	}
-	umtp_msg_free(&m);
+	umtp_packet_free(&m);
 }
 
 static void
@@ -296,10 +300,11 @@ handle(struct receiver *r, const struct sockaddr *sa, const unsigned char *pkt,
 }
 
 static int
-bind_socket(const char *host, const char *port, char *err, size_t errlen)
+bind_socket(const char *host, const char *port, int size, long long wake,
+            char *err, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;
-	int fd = -1, rc, one = 1, size = RECV_SOCKBUF;
+	int fd = -1, rc, one = 1;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_DGRAM;
@@ -328,9 +333,29 @@ bind_socket(const char *host, const char *port, char *err, size_t errlen)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	/* Wake up now and then for the duplicate store's sweep. */
-	struct timeval tv = {60, 0};
+	struct timeval tv = {wake < 1 ? 1 : wake > 60 ? 60 : (time_t)wake, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	return fd;
+}
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t->tv_sec) * 1000 +
+	       (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void
+sync_store(struct receiver *r, struct timespec *synced)
+{
+	char err[512];
+
+	if (table_sync(r->dedup, err, sizeof err) != TABLE_OK)
+		log_warnx("duplicate store sync: %s", err);
+	clock_gettime(CLOCK_MONOTONIC, synced);
 }
 
 static void
@@ -340,7 +365,10 @@ run(struct receiver *r, int fd)
 	struct sockaddr_storage addrs[RECV_BATCH];
 	struct iovec iov[RECV_BATCH];
 	struct mmsghdr msgs[RECV_BATCH];
+	struct timespec synced;
+	int dirty = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &synced);
 	while (!quit) {
 		memset(msgs, 0, sizeof msgs);
 		for (int i = 0; i < RECV_BATCH; i++) {
@@ -352,10 +380,15 @@ run(struct receiver *r, int fd)
 			msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
 		}
 		/* MSG_TRUNC: msg_len is the real length of a longer datagram. */
-		int n = recvmmsg(fd, msgs, RECV_BATCH, MSG_WAITFORONE | MSG_TRUNC,
-		                 NULL);
+		int n = recvmmsg(fd, msgs, RECV_BATCH, MSG_WAITFORONE | MSG_TRUNC |
+		                 (dirty ? MSG_DONTWAIT : 0), NULL);
 		time_t now = time(NULL);
-		if (now - r->last_sweep >= DEDUP_SWEEP_EVERY) {
+		if (n < 0 && dirty && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			sync_store(r, &synced); /* idle: make the records durable */
+			dirty = 0;
+			continue;
+		}
+		if (now - r->last_sweep >= r->sweep_every) {
 			char err[512];
 			long d = dedup_sweep(r->dedup, now, r->dedup_ttl,
 			                     DEDUP_SWEEP_BATCH, err, sizeof err);
@@ -374,7 +407,19 @@ run(struct receiver *r, int fd)
 		for (int i = 0; i < n; i++)
 			handle(r, (struct sockaddr *)&addrs[i], bufs[i], msgs[i].msg_len,
 			       (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+		/* Records are committed visibly (the milter sees them at once)
+		 * but synced only when the socket is idle, or every
+		 * RECV_SYNC_MS under a steady stream: an fsync per datagram
+		 * would cost more than all the rest. */
+		if (n > 0 && !dirty)
+			dirty = 1;
+		if (dirty && ms_since(&synced) >= RECV_SYNC_MS) {
+			sync_store(r, &synced);
+			dirty = 0;
+		}
 	}
+	if (dirty)
+		sync_store(r, &synced);
 }
 
 int
@@ -385,6 +430,7 @@ receive_main(int argc, char **argv)
 	     *port = NULL;
 	int ch, foreground = 0, test = 0, fd, pidfd, ex = DAEMON_EX_CONFIG;
 	struct receiver r;
+	size_t replay_cap;
 	struct daemon_user u;
 	struct sigaction sa;
 	cfg_t *cfg, *sec;
@@ -426,7 +472,7 @@ receive_main(int argc, char **argv)
 	if (argc == 2) {
 		host = strdup(argv[0]);
 		port = strdup(argv[1]);
-	} else if (peers_hostport_split(cfg_getstr(sec, "listen"), &host, &port) < 0) {
+	} else if (umtp_peers_hostport_split(cfg_getstr(sec, "listen"), &host, &port) < 0) {
 		log_warnx("umtp.listen: bad address");
 		goto out;
 	}
@@ -434,19 +480,24 @@ receive_main(int argc, char **argv)
 	r.skew = conf_duration(sec, "max-skew");
 	r.retries = (int)cfg_getint(sec, "inject-retries");
 	r.dedup_ttl = conf_duration(sec, "dedup-ttl");
+	r.sweep_every = conf_duration(sec, "dedup-sweep-interval");
+	replay_cap = (size_t)cfg_getint(sec, "replay-cache-size");
+	if (replay_cap == 0)
+		replay_cap = 1;
 	if (dedup_path(cfg_getstr(cfg, "state-dir"), dedup_file,
 	               sizeof dedup_file) < 0) {
 		log_warnx("state-dir too long");
 		goto out;
 	}
-	if (peers_load(sec, 1, &r.peers, err, sizeof err) < 0 ||
+	if (umtp_peers_load(sec, 1, &r.peers, err, sizeof err) < 0 ||
 	    inject_parse(cfg_getstr(sec, "inject"), &r.inject, err, sizeof err) < 0 ||
 	    daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof err) < 0) {
 		log_warnx("%s", err);
 		goto out;
 	}
+	r.inject.timeout = conf_duration(sec, "inject-timeout");
 	if (test) {
-		if (peers_read_keys(&r.peers, 1, err, sizeof err) < 0) {
+		if (umtp_peers_read_keys(&r.peers, 1, err, sizeof err) < 0) {
 			log_warnx("%s", err);
 			goto out;
 		}
@@ -470,12 +521,14 @@ receive_main(int argc, char **argv)
 		ex = DAEMON_EX_UNAVAILABLE;
 		goto out;
 	}
-	if ((fd = bind_socket(host, port, err, sizeof err)) < 0) {
+	long sockbuf = cfg_getint(sec, "socket-buffer");
+	if ((fd = bind_socket(host, port, sockbuf > INT_MAX ? INT_MAX : (int)sockbuf,
+	                      r.sweep_every, err, sizeof err)) < 0) {
 		log_warnx("%s", err);
 		ex = DAEMON_EX_UNAVAILABLE;
 		goto out;
 	}
-	if (peers_read_keys(&r.peers, 1, err, sizeof err) < 0) {
+	if (umtp_peers_read_keys(&r.peers, 1, err, sizeof err) < 0) {
 		log_warnx("%s", err);
 		goto out;
 	}
@@ -506,7 +559,7 @@ receive_main(int argc, char **argv)
 		ex = DAEMON_EX_CANTCREAT;
 		goto out;
 	}
-	if ((r.replay = replay_new(REPLAY_CAPACITY, r.skew)) == NULL) {
+	if ((r.replay = replay_new(replay_cap, r.skew)) == NULL) {
 		log_warnx("out of memory");
 		ex = DAEMON_EX_OSERR;
 		goto out;
@@ -529,7 +582,7 @@ out:
 		table_close(r.dedup);
 	replay_free(r.replay);
 	inject_free(&r.inject);
-	peers_free(&r.peers);
+	umtp_peers_free(&r.peers);
 	free(host);
 	free(port);
 	conf_free(cfg);

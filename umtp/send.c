@@ -25,7 +25,8 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
-#include "peers.h"
+#include "umtp_out.h"
+#include "umtp_peers.h"
 #include "umtp_codec.h"
 
 /* No message above this can fit one datagram (deflate's best ratio is
@@ -79,14 +80,14 @@ choose_peer(struct umtp_peers *peers, const char *host, const char *port,
 	*mixed = 0;
 	for (int i = 0; i < nrcpt; i++) {
 		const char *at = strrchr(rcpts[i], '@');
-		struct umtp_peer *q = at ? peers_find_domain(peers, at + 1) : NULL;
+		struct umtp_peer *q = at ? umtp_peers_find_domain(peers, at + 1) : NULL;
 		if (i == 0)
 			p = q;
 		else if (q != p)
 			*mixed = 1;
 	}
 	if (p == NULL)
-		p = peers_find_address(peers, host, port);
+		p = umtp_peers_find_address(peers, host, port);
 	return p != NULL ? p : &peers->def;
 }
 
@@ -110,8 +111,7 @@ open_socket(const char *host, const char *port, size_t *limit, char *err,
 		if (fd < 0)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			*limit = ai->ai_family == AF_INET6 ? UMTP_MAX_DGRAM_V6
-			                                   : UMTP_MAX_DGRAM_V4;
+			*limit = umtp_out_limit(ai->ai_family);
 			break;
 		}
 		snprintf(err, errlen, "%s:%s: %s", host, port, strerror(errno));
@@ -128,7 +128,6 @@ send_main(int argc, char **argv)
 	const char *path = CONF_DEFAULT_PATH, *sender = NULL;
 	char err[1024], *msg = NULL, msgid[UMTP_MAX_FIELD + 2] = "";
 	size_t msglen, limit = UMTP_MAX_DGRAM_V4;
-	unsigned char pkt[UMTP_MAX_DGRAM_V4];
 	struct umtp_peers peers;
 	struct umtp_peer *peer;
 	cfg_t *cfg;
@@ -175,7 +174,7 @@ send_main(int argc, char **argv)
 		log_warnx("%s", err);
 		return DAEMON_EX_CONFIG;
 	}
-	if (peers_load(cfg_getsec(cfg, "umtp"), 0, &peers, err, sizeof err) < 0) {
+	if (umtp_peers_load(cfg_getsec(cfg, "umtp"), 0, &peers, err, sizeof err) < 0) {
 		log_warnx("%s", err);
 		conf_free(cfg);
 		return DAEMON_EX_CONFIG;
@@ -187,7 +186,7 @@ send_main(int argc, char **argv)
 		ex = DAEMON_EX_USAGE;
 		goto out;
 	}
-	if (peers_read_key(peer, err, sizeof err) < 0) {
+	if (umtp_peers_read_key(peer, err, sizeof err) < 0) {
 		log_warnx("%s", err);
 		ex = DAEMON_EX_CONFIG;
 		goto out;
@@ -210,44 +209,36 @@ send_main(int argc, char **argv)
 	if (umtp_find_msgid(msg, msglen, msgid, sizeof msgid) < 0)
 		msgid[0] = '\0';
 	/* Protocol 1: one datagram per recipient; protocol 2: one for all. */
-	for (int i = 2; i < argc; i++) {
-		size_t len;
+	{
+		struct umtp_out o = {peer, sender ? sender : "",
+		                     (const char *const *)(argv + 2),
+		                     (size_t)(argc - 2), msgid, msg, msglen, limit};
+		size_t npkt, len;
 
-		if (peer->protocol == 1) {
-			rc = umtp_p1_encode(peer->key, peer->klen, argv[i], msg, msglen,
-			                    pkt, limit, &len);
-		} else {
-			struct umtp_p2_env env = {sender ? sender : "",
-			                          (const char *const *)(argv + 2),
-			                          (size_t)(argc - 2), msgid};
-			rc = umtp_p2_encode(peer->key, peer->klen, &env, msg, msglen,
-			                    time(NULL), pkt, limit, &len);
+		rc = umtp_out_send(fd, NULL, 0, &o, time(NULL), &npkt, &len);
+		if (rc == UMTP_E_SEND) {
+			log_warn("send to %s:%s", argv[0], argv[1]);
+			close(fd);
+			goto out;
 		}
 		if (rc != UMTP_OK) {
-			log_warnx("to %s via %s:%s: %s (message %zu bytes)", argv[i],
+			log_warnx("to %s via %s:%s: %s (message %zu bytes)", argv[2],
 			          argv[0], argv[1], umtp_strerror(rc), msglen);
 			ex = rc == UMTP_E_BADFIELD ? DAEMON_EX_USAGE
 			                           : DAEMON_EX_TEMPFAIL;
 			close(fd);
 			goto out;
 		}
-		if (send(fd, pkt, len, 0) != (ssize_t)len) {
-			log_warn("send to %s:%s", argv[0], argv[1]);
-			close(fd);
-			goto out;
-		}
-		log_info("sent protocol %d packet of %zu bytes (message %zu bytes, "
-		         "%s) to %s via %s:%s", peer->protocol, len, msglen,
-		         msgid[0] ? msgid : "no Message-ID",
-		         peer->protocol == 1 ? argv[i] : argv[2], argv[0], argv[1]);
-		if (peer->protocol != 1)
-			break;
+		log_info("sent %zu protocol %d packet(s) of %zu bytes (message %zu "
+		         "bytes, %s) to %s%s via %s:%s", npkt, peer->protocol, len,
+		         msglen, msgid[0] ? msgid : "no Message-ID", argv[2],
+		         argc > 3 ? " and others" : "", argv[0], argv[1]);
 	}
 	close(fd);
 	ex = 0;
 out:
 	free(msg);
-	peers_free(&peers);
+	umtp_peers_free(&peers);
 	conf_free(cfg);
 	return ex;
 }

@@ -35,7 +35,7 @@ static const unsigned char key[] = "fuzzing key, 0123456789abcdef\n";
 #define CAP 65536
 
 static void
-check_msg(const struct umtp_msg *m)
+check_msg(const struct umtp_packet *m)
 {
 	if (m->nrcpt == 0 || m->datalen > CAP || m->data[m->datalen] != '\0')
 		abort();
@@ -47,10 +47,10 @@ check_msg(const struct umtp_msg *m)
 }
 
 static void
-roundtrip(const struct umtp_msg *m)
+roundtrip(const struct umtp_packet *m)
 {
 	static unsigned char pkt[65536];
-	struct umtp_msg m2;
+	struct umtp_packet m2;
 	size_t len;
 	char *s;
 	size_t sl;
@@ -86,7 +86,7 @@ roundtrip(const struct umtp_msg *m)
 	}
 	if (m2.datalen != sl || memcmp(m2.data, s, sl) != 0)
 		abort();
-	umtp_msg_free(&m2);
+	umtp_packet_free(&m2);
 out:
 	free(s);
 }
@@ -94,7 +94,7 @@ out:
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct umtp_msg m;
+	struct umtp_packet m;
 	unsigned char *p;
 	char buf[300], *o;
 	size_t ol;
@@ -102,11 +102,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (umtp_p1_decode(key, KLEN, data, size, CAP, &m) == UMTP_OK) {
 		check_msg(&m);
-		umtp_msg_free(&m);
+		umtp_packet_free(&m);
 	}
 	if (umtp_p2_decode(key, KLEN, data, size, CAP, 0, 0, &m) == UMTP_OK) {
 		check_msg(&m);
-		umtp_msg_free(&m);
+		umtp_packet_free(&m);
 	}
 	if (size >= 16 && (p = malloc(size)) != NULL) {
 		memcpy(p, data, size);
@@ -122,7 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			                   0, &m) == UMTP_OK) {
 				check_msg(&m);
 				roundtrip(&m);
-				umtp_msg_free(&m);
+				umtp_packet_free(&m);
 			}
 		} else if (d == 1 && size >= 20) {
 			EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -135,7 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (umtp_p1_decode(key, KLEN, p, size, CAP, &m) == UMTP_OK) {
 				check_msg(&m);
 				roundtrip(&m);
-				umtp_msg_free(&m);
+				umtp_packet_free(&m);
 			}
 		}
 		free(p);

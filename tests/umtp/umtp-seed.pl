@@ -10,7 +10,9 @@
 #     seed's shell injection);
 #   - receive writes a line to ~/.umtp/log after binding, so tests know
 #     when it listens;
-#   - `<STDIN>` restored where the seed's text lost it.
+#   - `<STDIN>` restored where the seed's text lost it;
+#   - with UMTP_SEED_SENDMAIL=PATH, receive injects the seed's way
+#     instead ("PATH -i RECIPIENT" through the shell), for the benchmark.
 #
 # Usage: umtp-seed.pl send HOST PORT RECIPIENT < message
 #        umtp-seed.pl receive HOST PORT
@@ -153,19 +155,28 @@ if ($mode eq 'receive') {
         if (@foo) {
             log_print("received packet length " . length($pkt)
                 . " deliver to $foo[0]; email length " . length($foo[1]));
-            # leafmail: instead of my_open2(..., "$sendmail -i $foo[0]"),
-            # write what would have been delivered.
-            $n++;
-            my $m = new IO::File("$ENV{HOME}/.umtp/inbox/$n.msg.tmp",
-                O_WRONLY | O_CREAT | O_TRUNC) or die "inbox: $!";
-            $m->print($foo[1]);
-            $m->close();
-            my $r = new IO::File("$ENV{HOME}/.umtp/inbox/$n.rcpt",
-                O_WRONLY | O_CREAT | O_TRUNC) or die "inbox: $!";
-            $r->print("$foo[0]\n");
-            $r->close();
-            rename("$ENV{HOME}/.umtp/inbox/$n.msg.tmp",
-                "$ENV{HOME}/.umtp/inbox/$n.msg");
+            if ($ENV{UMTP_SEED_SENDMAIL}) {
+                # leafmail: the seed's own injection, for the benchmark:
+                # "$sendmail -i RECIPIENT" through the shell, as it did.
+                my $p = new IO::File("|$ENV{UMTP_SEED_SENDMAIL} -i $foo[0]")
+                    or die "sendmail: $!";
+                $p->print($foo[1]);
+                $p->close();
+            } else {
+                # leafmail: instead of my_open2(..., "$sendmail -i $foo[0]"),
+                # write what would have been delivered.
+                $n++;
+                my $m = new IO::File("$ENV{HOME}/.umtp/inbox/$n.msg.tmp",
+                    O_WRONLY | O_CREAT | O_TRUNC) or die "inbox: $!";
+                $m->print($foo[1]);
+                $m->close();
+                my $r = new IO::File("$ENV{HOME}/.umtp/inbox/$n.rcpt",
+                    O_WRONLY | O_CREAT | O_TRUNC) or die "inbox: $!";
+                $r->print("$foo[0]\n");
+                $r->close();
+                rename("$ENV{HOME}/.umtp/inbox/$n.msg.tmp",
+                    "$ENV{HOME}/.umtp/inbox/$n.msg");
+            }
         } else {
             log_print("received bogus packet length " . length($pkt));
         }

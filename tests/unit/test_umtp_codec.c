@@ -123,7 +123,7 @@ static void
 test_p1_roundtrip(void **state)
 {
 	unsigned char pkt[UMTP_MAX_DGRAM_V4];
-	struct umtp_msg m;
+	struct umtp_packet m;
 	size_t len;
 
 	(void)state;
@@ -140,7 +140,7 @@ test_p1_roundtrip(void **state)
 	assert_string_equal(m.rcpts[0], "bob@example.net");
 	assert_string_equal(m.sender, "");
 	assert_string_equal(m.data, msg1_stripped);
-	umtp_msg_free(&m);
+	umtp_packet_free(&m);
 	assert_int_equal(umtp_p1_decode(key2, K2LEN, pkt, len, 1 << 20, &m),
 	                 UMTP_E_BADMAC);
 	/* One bit changed anywhere fails the digest. */
@@ -153,7 +153,7 @@ static void
 test_p2_roundtrip(void **state)
 {
 	unsigned char pkt[UMTP_MAX_DGRAM_V6], id[UMTP_KEYID_LEN];
-	struct umtp_msg m;
+	struct umtp_packet m;
 	size_t len = p2(key, KLEN, msg1, now0, pkt, sizeof pkt);
 
 	(void)state;
@@ -173,7 +173,7 @@ test_p2_roundtrip(void **state)
 	assert_string_equal(m.data, msg1_stripped);
 	assert_int_equal(m.timestamp, (uint64_t)now0);
 	assert_memory_equal(m.nonce, nonce0, sizeof nonce0);
-	umtp_msg_free(&m);
+	umtp_packet_free(&m);
 	/* Random nonces differ between two encodings. */
 	{
 		static const char *const r1[] = {"bob@example.net"};
@@ -193,7 +193,7 @@ static void
 test_wrong_key(void **state)
 {
 	unsigned char pkt[1500];
-	struct umtp_msg m;
+	struct umtp_packet m;
 	size_t len = p2(key, KLEN, msg1, now0, pkt, sizeof pkt);
 
 	(void)state;
@@ -210,7 +210,7 @@ static void
 test_truncated(void **state)
 {
 	unsigned char pkt[1500];
-	struct umtp_msg m;
+	struct umtp_packet m;
 	size_t len = p2(key, KLEN, msg1, now0, pkt, sizeof pkt), l1;
 
 	(void)state;
@@ -237,7 +237,7 @@ static void
 test_bad_magic(void **state)
 {
 	unsigned char pkt[1500];
-	struct umtp_msg m;
+	struct umtp_packet m;
 	size_t len = p2(key, KLEN, msg1, now0, pkt, sizeof pkt);
 
 	(void)state;
@@ -296,7 +296,7 @@ static void
 test_bad_gzip(void **state)
 {
 	unsigned char pkt[1500], z[64];
-	struct umtp_msg m;
+	struct umtp_packet m;
 	char *o;
 	size_t len = p2(key, KLEN, msg1, now0, pkt, sizeof pkt), zoff, ol;
 	uLongf zl = sizeof z;
@@ -333,7 +333,7 @@ static void
 test_bomb(void **state)
 {
 	unsigned char pkt[1500];
-	struct umtp_msg m;
+	struct umtp_packet m;
 	size_t n = 1000000, len;
 	char *zeros = malloc(n + 1);
 
@@ -350,7 +350,7 @@ test_bomb(void **state)
 	assert_int_equal(umtp_p2_decode(key, KLEN, pkt, len, n + 1, now0, 300, &m),
 	                 UMTP_OK);
 	assert_int_equal(m.datalen, n + 1);
-	umtp_msg_free(&m);
+	umtp_packet_free(&m);
 	assert_int_equal(umtp_p1_encode(key, KLEN, "bob@example.net", zeros, n, pkt,
 	                                sizeof pkt, &len), UMTP_OK);
 	assert_int_equal(umtp_p1_decode(key, KLEN, pkt, len, 4096, &m), UMTP_E_BOMB);
@@ -361,7 +361,7 @@ static void
 test_stale(void **state)
 {
 	unsigned char pkt[1500];
-	struct umtp_msg m;
+	struct umtp_packet m;
 	size_t len = p2(key, KLEN, msg1, now0, pkt, sizeof pkt);
 
 	(void)state;
@@ -371,7 +371,7 @@ test_stale(void **state)
 	                                300, &m), UMTP_E_STALE);
 	assert_int_equal(umtp_p2_decode(key, KLEN, pkt, len, 1 << 20, now0 - 300,
 	                                300, &m), UMTP_OK);
-	umtp_msg_free(&m);
+	umtp_packet_free(&m);
 }
 
 static void

@@ -1,5 +1,5 @@
 /*
- * peers.h - the keys and peers of the `umtp {}` configuration section.
+ * umtp_peers.h - the keys and peers of the `umtp {}` configuration section.
  *
  * A peer (`peer "DOMAIN" { address, key-file, protocol }`) is the site
  * that serves recipient domain DOMAIN; its key-file defaults to
@@ -7,12 +7,12 @@
  * with anyone not configured as a peer.  Key files are read with
  * secret_read(): refused when group or others can read them.
  *
- *   peers_load()       parse the section (addresses resolved when resolve
+ *   umtp_peers_load()       parse the section (addresses resolved when resolve
  *                      is set; keys not read yet)
- *   peers_read_key()   read one peer's key (send reads only the one it uses)
- *   peers_read_keys()  read every key (receive, before dropping privileges)
- *   peers_find_domain(), peers_find_address(), peers_match_source()
- *   peers_hostport_split() "host:port" or "[v6]:port" into its two parts
+ *   umtp_peers_read_key()   read one peer's key (send reads only the one it uses)
+ *   umtp_peers_read_keys()  read every key (receive, before dropping privileges)
+ *   umtp_peers_find_domain(), umtp_peers_find_address(), umtp_peers_match_source()
+ *   umtp_peers_hostport_split() "host:port" or "[v6]:port" into its two parts
  */
 #ifndef LEAFMAIL_UMTP_PEERS_H
 #define LEAFMAIL_UMTP_PEERS_H
@@ -31,6 +31,8 @@ struct umtp_peer {
 	char *host, *port;    /* from address (NULL when none) */
 	struct addr addrs[PEERS_MAX_ADDRS];
 	size_t naddr;
+	struct sockaddr_storage sa; /* the first resolved address: where to send */
+	socklen_t salen;            /* 0 when not resolved */
 	char *key_file;
 	unsigned char *key;
 	size_t klen;
@@ -44,19 +46,19 @@ struct umtp_peers {
 	struct umtp_peer def; /* umtp.key-file, protocol 2, any source */
 };
 
-int peers_hostport_split(const char *s, char **host, char **port);
-int peers_load(cfg_t *umtp, int resolve, struct umtp_peers *p, char *err,
+int umtp_peers_hostport_split(const char *s, char **host, char **port);
+int umtp_peers_load(cfg_t *umtp, int resolve, struct umtp_peers *p, char *err,
                size_t errlen);
-void peers_free(struct umtp_peers *p);
-int peers_read_key(struct umtp_peer *peer, char *err, size_t errlen);
+void umtp_peers_free(struct umtp_peers *p);
+int umtp_peers_read_key(struct umtp_peer *peer, char *err, size_t errlen);
 /* Every peer's key, and the default key (missing default: -1 unless
  * default_optional and there are peers). */
-int peers_read_keys(struct umtp_peers *p, int default_optional, char *err,
+int umtp_peers_read_keys(struct umtp_peers *p, int default_optional, char *err,
                     size_t errlen);
-struct umtp_peer *peers_find_domain(struct umtp_peers *p, const char *domain);
-struct umtp_peer *peers_find_address(struct umtp_peers *p, const char *host,
+struct umtp_peer *umtp_peers_find_domain(struct umtp_peers *p, const char *domain);
+struct umtp_peer *umtp_peers_find_address(struct umtp_peers *p, const char *host,
                                      const char *port);
 /* 1 when the source address a is one of the peer's addresses. */
-int peers_match_source(const struct umtp_peer *peer, const struct addr *a);
+int umtp_peers_match_source(const struct umtp_peer *peer, const struct addr *a);
 
 #endif

@@ -1,9 +1,10 @@
 /*
- * peers.c - load umtp peers and keys from the configuration (peers.h).
+ * umtp_peers.c - load umtp peers and keys from the configuration
+ * (umtp_peers.h), for umtp(1) and the milter's shadow sender.
  * Errors go to the caller's buffer; the caller picks the exit code (78
  * for anything here: it is all configuration).
  */
-#include "peers.h"
+#include "umtp_peers.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -17,7 +18,7 @@
 #include "secret.h"
 
 int
-peers_hostport_split(const char *s, char **host, char **port)
+umtp_peers_hostport_split(const char *s, char **host, char **port)
 {
 	const char *colon = strrchr(s, ':');
 	const char *h = s;
@@ -57,15 +58,20 @@ resolve(struct umtp_peer *peer, char *err, size_t errlen)
 		         peer->host, gai_strerror(rc));
 		return -1;
 	}
-	for (ai = res; ai != NULL && peer->naddr < PEERS_MAX_ADDRS; ai = ai->ai_next)
-		if (addr_from_sockaddr(ai->ai_addr, &peer->addrs[peer->naddr]) == 0)
-			peer->naddr++;
+	for (ai = res; ai != NULL && peer->naddr < PEERS_MAX_ADDRS; ai = ai->ai_next) {
+		if (addr_from_sockaddr(ai->ai_addr, &peer->addrs[peer->naddr]) < 0)
+			continue;
+		if (peer->naddr++ == 0 && ai->ai_addrlen <= sizeof peer->sa) {
+			memcpy(&peer->sa, ai->ai_addr, ai->ai_addrlen);
+			peer->salen = ai->ai_addrlen;
+		}
+	}
 	freeaddrinfo(res);
 	return 0;
 }
 
 int
-peers_load(cfg_t *umtp, int do_resolve, struct umtp_peers *p, char *err,
+umtp_peers_load(cfg_t *umtp, int do_resolve, struct umtp_peers *p, char *err,
            size_t errlen)
 {
 	size_t n = cfg_size(umtp, "peer");
@@ -92,7 +98,7 @@ peers_load(cfg_t *umtp, int do_resolve, struct umtp_peers *p, char *err,
 			         peer->domain);
 			goto fail;
 		}
-		if (peers_hostport_split(addr, &peer->host, &peer->port) < 0) {
+		if (umtp_peers_hostport_split(addr, &peer->host, &peer->port) < 0) {
 			snprintf(err, errlen, "umtp peer \"%s\": bad address \"%s\"",
 			         peer->domain, addr);
 			goto fail;
@@ -104,7 +110,7 @@ peers_load(cfg_t *umtp, int do_resolve, struct umtp_peers *p, char *err,
 nomem:
 	snprintf(err, errlen, "out of memory");
 fail:
-	peers_free(p);
+	umtp_peers_free(p);
 	return -1;
 }
 
@@ -122,7 +128,7 @@ peer_clear(struct umtp_peer *peer)
 }
 
 void
-peers_free(struct umtp_peers *p)
+umtp_peers_free(struct umtp_peers *p)
 {
 	for (size_t i = 0; i < p->n; i++)
 		peer_clear(&p->v[i]);
@@ -132,7 +138,7 @@ peers_free(struct umtp_peers *p)
 }
 
 int
-peers_read_key(struct umtp_peer *peer, char *err, size_t errlen)
+umtp_peers_read_key(struct umtp_peer *peer, char *err, size_t errlen)
 {
 	if (peer->key != NULL)
 		return 0;
@@ -151,22 +157,22 @@ peers_read_key(struct umtp_peer *peer, char *err, size_t errlen)
 }
 
 int
-peers_read_keys(struct umtp_peers *p, int default_optional, char *err,
+umtp_peers_read_keys(struct umtp_peers *p, int default_optional, char *err,
                 size_t errlen)
 {
 	for (size_t i = 0; i < p->n; i++)
-		if (peers_read_key(&p->v[i], err, errlen) < 0)
+		if (umtp_peers_read_key(&p->v[i], err, errlen) < 0)
 			return -1;
 	/* With peers configured, the default key is optional, but a key
 	 * file that exists and is unsafe is still an error. */
 	if (default_optional && p->n > 0 && access(p->def.key_file, F_OK) < 0 &&
 	    errno == ENOENT)
 		return 0;
-	return peers_read_key(&p->def, err, errlen);
+	return umtp_peers_read_key(&p->def, err, errlen);
 }
 
 struct umtp_peer *
-peers_find_domain(struct umtp_peers *p, const char *domain)
+umtp_peers_find_domain(struct umtp_peers *p, const char *domain)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcasecmp(p->v[i].domain, domain) == 0)
@@ -175,7 +181,7 @@ peers_find_domain(struct umtp_peers *p, const char *domain)
 }
 
 struct umtp_peer *
-peers_find_address(struct umtp_peers *p, const char *host, const char *port)
+umtp_peers_find_address(struct umtp_peers *p, const char *host, const char *port)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcasecmp(p->v[i].host, host) == 0 &&
@@ -185,7 +191,7 @@ peers_find_address(struct umtp_peers *p, const char *host, const char *port)
 }
 
 int
-peers_match_source(const struct umtp_peer *peer, const struct addr *a)
+umtp_peers_match_source(const struct umtp_peer *peer, const struct addr *a)
 {
 	for (size_t i = 0; i < peer->naddr; i++)
 		if (addr_equal(&peer->addrs[i], a))
