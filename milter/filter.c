@@ -1,136 +1,293 @@
 /*
- * filter.c - the libmilter callbacks: relay policy at RCPT (filter.h).
+ * filter.c - the libmilter callbacks (filter.h).
  *
- * connect  remember the client (session.c) with smfi_setpriv(): Debian's
- *          libmilter serves connections from a pool of worker threads,
- *          so per-connection state must hang off the context
- * helo, envfrom, eom, abort
- *          nothing to do yet; HELO and MAIL are registered all the same,
- *          because miltertest (and so our tests) fails negotiation with
- *          a filter that registers neither
- * envrcpt  policy_decide() and the SMTP answer:
- *            accepted  SMFIS_CONTINUE
- *            denied    550 5.7.1 "Relaying denied. Check your mail ..."
- *            table     451 4.3.0, never an open relay
- *          each decision logged at info with client, recipient, reason
- * close    free the session
+ * negotiate  the session starts here, holding the current configuration
+ *            snapshot until close (a SIGUSR1 reload never changes a
+ *            session in progress); the SMFIF_* actions UMTP needs, SKIP
+ *            when the MTA offers it, no body when nothing reads it
+ * connect    the client's address; velocity: more than
+ *            max-connections-per-minute from one untrusted address in a
+ *            sliding minute -> 421 4.7.0 (the MTA hangs up)
+ * helo       helo-check (helo.h) -> 550 5.7.1; remembered, so MAIL
+ *            after a refused HELO is refused the same way
+ * envfrom    a new message (umtp_msg_begin)
+ * envrcpt    policy_decide() and the SMTP answer:
+ *              accepted  SMFIS_CONTINUE (and umtp_msg_rcpt)
+ *              denied    550 5.7.1 "Relaying denied. Check your mail ..."
+ *              table     451 4.3.0, never an open relay
+ *            each decision logged at info with client, recipient, reason;
+ *            every RCPT asks the table afresh, so a login takes effect
+ *            at once, even inside a session that was refused before it
+ * header     required-headers seen; umtp_msg_header
+ * eoh        a required header missing -> 550 5.6.0 naming it
+ * body, eom  UMTP (umtp_hooks.h); abort ends the message, close the
+ *            session
  *
- * The recipient is attacker-controlled: it reaches the log only through
- * logsafe_str().  Reply texts are fixed here, free of '%' and CR/LF, which
- * libmilter and the MTAs would mangle or refuse.
+ * Everything the client sends (recipient, HELO) reaches the log only
+ * through logsafe_str().  Reply texts are fixed here or come from the
+ * configuration, free of '%' and CR/LF, which libmilter and the MTAs
+ * would mangle or refuse.
  *
  * Nothing here may exit(): one exit ends every session of every thread.
  */
 #include <stdbool.h>
 
 #include <libmilter/mfapi.h>
-#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "filter.h"
+#include "helo.h"
 #include "log.h"
 #include "logsafe.h"
+#include "relayref.h"
 #include "relaytable.h"
 #include "session.h"
+#include "snapshot.h"
 #include "table.h"
+#include "umtp_hooks.h"
+#include "velocity.h"
 
-/* Text of a recipient as logged; enough for any real address. */
+/* Text of a recipient or HELO name as logged; enough for any real one. */
 #define RCPT_LOGLEN 320
 
-static struct filter_config *fcfg;
-static pthread_mutex_t table_mutex = PTHREAD_MUTEX_INITIALIZER;
-static char deny_text[200];
+static struct velocity *velocity;
 static char tempfail_text[] =
     "Relay permission cannot be checked now, try again later";
+static char velocity_text[] =
+    "Too many connections from your address, try again later";
 
-/* "30 minutes", "2 hours": how long a login allows relaying. */
+/* Seconds on a clock that never jumps: the velocity window. */
+static uint32_t
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* "2026-11-22T08:00:00Z", by hand: strftime() was a visible share of the
+ * milter's own CPU time on the RCPT path. */
 static void
-format_expire(long long secs, char *buf, size_t len)
+format_utc(time_t t, char *buf, size_t len)
 {
-	long long n;
-	const char *unit;
+	struct tm tm;
+	int v[6], w[6] = {4, 2, 2, 2, 2, 2}, i, k;
+	const char sep[6] = {'-', '-', 'T', ':', ':', 'Z'};
+	size_t o = 0;
 
-	if (secs >= 3600 && secs % 3600 == 0)
-		n = secs / 3600, unit = "hour";
-	else if (secs >= 60)
-		n = secs / 60, unit = "minute";
-	else
-		n = secs, unit = "second";
-	snprintf(buf, len, "%lld %s%s", n, unit, n == 1 ? "" : "s");
-}
-
-/* The shared table, opened now if main() could not.  The mutex makes the
- * pointer's one change safe; the table's own reads need no lock. */
-static struct table *
-get_table(char *err, size_t errlen)
-{
-	struct table *t;
-
-	pthread_mutex_lock(&table_mutex);
-	if (fcfg->table == NULL) {
-		fcfg->table = table_open(fcfg->table_path, TABLE_READ_MISSING_OK,
-		                         err, errlen);
-		if (fcfg->table != NULL)
-			log_info("relay table %s opened", fcfg->table_path);
+	if (len < 21 || gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+	    tm.tm_year + 1900 < 0) {
+		snprintf(buf, len, "?");
+		return;
 	}
-	t = fcfg->table;
-	pthread_mutex_unlock(&table_mutex);
-	return t;
+	v[0] = tm.tm_year + 1900;
+	v[1] = tm.tm_mon + 1;
+	v[2] = tm.tm_mday;
+	v[3] = tm.tm_hour;
+	v[4] = tm.tm_min;
+	v[5] = tm.tm_sec;
+	for (i = 0; i < 6; i++) {
+		for (k = w[i] - 1; k >= 0; k--, v[i] /= 10)
+			buf[o + (size_t)k] = (char)('0' + v[i] % 10);
+		o += (size_t)w[i];
+		buf[o++] = sep[i];
+	}
+	buf[o] = '\0';
 }
+
+static void
+reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
+{
+	/* smfi_setreply() takes char *; it copies the strings. */
+	if (smfi_setreply(ctx, (char *)code, (char *)xcode, (char *)text) !=
+	    MI_SUCCESS)
+		log_warnx("smfi_setreply failed; the MTA uses its own %s text",
+		          code[0] == '4' ? "4xx" : "5xx");
+}
+
+struct lookup_ctx {
+	struct relayref *relay;
+};
 
 static int
 table_lookup(void *arg, const struct addr *a, time_t now, time_t *expires,
              char *err, size_t errlen)
 {
+	struct lookup_ctx *lc = arg;
 	struct table *t;
+	int opened;
 
-	(void)arg;
-	if ((t = get_table(err, errlen)) == NULL)
+	if ((t = relayref_get(lc->relay, &opened, err, errlen)) == NULL)
 		return TABLE_ERR;
+	if (opened)
+		log_info("relay table %s opened", relayref_path(lc->relay));
 	return relaytable_check(t, a, now, expires, err, errlen);
+}
+
+/* The context's session, made now (with the current snapshot) if it has
+ * none yet; NULL when out of memory. */
+static struct session *
+get_session(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+	struct snapshot *snap;
+
+	if (s != NULL)
+		return s;
+	if ((snap = snapshot_current()) == NULL)
+		return NULL;
+	if ((s = session_new(NULL, &snap->policy)) == NULL) {
+		snapshot_release(snap);
+		return NULL;
+	}
+	s->snap = snap;
+	smfi_setpriv(ctx, s);
+	return s;
+}
+
+static sfsistat
+fi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+             unsigned long f2, unsigned long f3, unsigned long *pf0,
+             unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct session *s;
+	unsigned long want;
+
+	(void)f2;
+	(void)f3;
+	if ((s = get_session(ctx)) == NULL) {
+		log_warnx("out of memory at option negotiation");
+		return SMFIS_REJECT;
+	}
+	want = umtp_hooks_flags(s->snap->hooks);
+	if ((f0 & want) != want) {
+		log_warnx("the MTA does not allow the actions UMTP needs "
+		          "(offered 0x%lx, needed 0x%lx)", f0, want);
+		/* libmilter drops the connection: no close callback follows. */
+		smfi_setpriv(ctx, NULL);
+		session_free(s);
+		return SMFIS_REJECT;
+	}
+	*pf0 = want;
+	/* *pf1 arrives holding the steps libmilter has no callback for. */
+	if (f1 & SMFIP_SKIP)
+		*pf1 |= SMFIP_SKIP;
+	if (!umtp_hooks_wants_body(s->snap->hooks) && (f1 & SMFIP_NOBODY))
+		*pf1 |= SMFIP_NOBODY;
+	if (s->snap->nrequired == 0 && s->snap->hooks != NULL &&
+	    umtp_hooks_flags(s->snap->hooks) == 0 && (f1 & SMFIP_NOHDRS) &&
+	    (f1 & SMFIP_NOEOH)) {
+		/* Nothing reads headers: the MTA need not send them. */
+		*pf1 |= SMFIP_NOHDRS | SMFIP_NOEOH;
+	}
+	*pf2 = 0;
+	*pf3 = 0;
+	s->skip_ok = (*pf1 & SMFIP_SKIP) != 0;
+	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 fi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct session *s;
+	const struct snapshot *sn;
+	uint32_t n;
 
 	(void)hostname;
-	if ((s = smfi_getpriv(ctx)) != NULL)
-		session_free(s); /* a second connect on one context */
-	s = session_new(hostaddr, &fcfg->policy);
-	smfi_setpriv(ctx, s);
-	if (s == NULL) {
+	if ((s = get_session(ctx)) == NULL) {
 		log_warnx("out of memory at connect");
 		return SMFIS_TEMPFAIL;
 	}
+	sn = s->snap;
+	session_end_msg(s); /* a second connect on one context */
+	session_set_client(s, hostaddr, &sn->policy);
+	s->helo = HELO_OK;
 	log_debug("connect client=%s%s", s->client, s->trusted ? " trusted" : "");
-	return SMFIS_CONTINUE;
+	if (sn->max_per_minute <= 0 || !s->has_addr || s->trusted ||
+	    velocity == NULL)
+		return SMFIS_CONTINUE;
+	n = velocity_hit(velocity, &s->addr, mono_seconds());
+	if ((unsigned long)n <= (unsigned long)sn->max_per_minute)
+		return SMFIS_CONTINUE;
+	/* One line when the limit is crossed, then one per hundred: a
+	 * flood must not become a flood of log lines. */
+	if ((unsigned long)n == (unsigned long)sn->max_per_minute + 1 ||
+	    n % 100 == 0)
+		log_info("client=%s velocity=refused connections=%lu limit=%ld "
+		         "(in the last minute)",
+		         s->client, (unsigned long)n, sn->max_per_minute);
+	reply(ctx, "421", "4.7.0", velocity_text);
+	return SMFIS_TEMPFAIL;
+}
+
+static sfsistat
+helo_refuse(SMFICTX *ctx, struct session *s, const char *helo, const char *at)
+{
+	char safe[RCPT_LOGLEN];
+
+	logsafe_str(helo, safe, sizeof(safe));
+	log_info("client=%s helo=%s %s=refused reason=%s", s->client, safe, at,
+	         helo_result_name(s->helo));
+	reply(ctx, "550", "5.7.1", helo_result_text(s->helo));
+	return SMFIS_REJECT;
 }
 
 static sfsistat
 fi_helo(SMFICTX *ctx, char *helohost)
 {
-	(void)ctx;
-	(void)helohost;
-	return SMFIS_CONTINUE;
+	static char jmacro[] = "j", jbraced[] = "{j}";
+	struct session *s = smfi_getpriv(ctx);
+	const char *j;
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	s->helo = HELO_OK; /* a second HELO is judged afresh */
+	if (!s->snap->helo_check)
+		return SMFIS_CONTINUE;
+	if ((j = smfi_getsymval(ctx, jmacro)) == NULL)
+		j = smfi_getsymval(ctx, jbraced);
+	s->helo = helo_check(helohost, s->has_addr ? &s->addr : NULL, s->trusted,
+	                     &s->snap->policy, &s->snap->self, j);
+	if (s->helo == HELO_OK)
+		return SMFIS_CONTINUE;
+	logsafe_str(helohost != NULL ? helohost : "", s->helo_name,
+	            sizeof(s->helo_name));
+	return helo_refuse(ctx, s, helohost != NULL ? helohost : "", "helo");
 }
 
+/* A new message: whatever the last one left is ended first (RSET, or a
+ * second MAIL after a rejected one, reaches us as abort or not at all). */
 static sfsistat
 fi_envfrom(SMFICTX *ctx, char **argv)
 {
-	(void)ctx;
-	(void)argv;
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	session_end_msg(s);
+	s->seen_headers = 0;
+	if (s->helo != HELO_OK) {
+		/* Postfix and sendmail let a client go on to MAIL after
+		 * its HELO was refused; the refusal must stick. */
+		log_info("client=%s helo=%s mail=refused reason=%s", s->client,
+		         s->helo_name, helo_result_name(s->helo));
+		reply(ctx, "550", "5.7.1", helo_result_text(s->helo));
+		return SMFIS_REJECT;
+	}
+	s->msg = umtp_msg_begin(s->snap->hooks,
+	                        argv != NULL && argv[0] != NULL ? argv[0] : "");
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 tempfail(SMFICTX *ctx)
 {
-	if (smfi_setreply(ctx, "451", "4.3.0", tempfail_text) != MI_SUCCESS)
-		log_warnx("smfi_setreply failed; the MTA uses its own 4xx text");
+	reply(ctx, "451", "4.3.0", tempfail_text);
 	return SMFIS_TEMPFAIL;
 }
 
@@ -141,6 +298,7 @@ fi_envrcpt(SMFICTX *ctx, char **argv)
 	struct session *s = smfi_getpriv(ctx);
 	struct policy_client c;
 	struct policy_decision d;
+	struct lookup_ctx lc;
 	const char *rcpt = argv != NULL && argv[0] != NULL ? argv[0] : "";
 	const char *why;
 	char safe[RCPT_LOGLEN];
@@ -154,27 +312,27 @@ fi_envrcpt(SMFICTX *ctx, char **argv)
 	c.addr = s->has_addr ? &s->addr : NULL;
 	c.trusted = s->trusted;
 	c.auth_authen = smfi_getsymval(ctx, auth_macro);
-	policy_decide(&fcfg->policy, rcpt, &c, table_lookup, NULL, time(NULL), &d);
+	lc.relay = s->snap->relay;
+	policy_decide(&s->snap->policy, rcpt, &c, table_lookup, &lc, time(NULL),
+	              &d);
 	why = policy_reason_name(d.reason);
 	switch (d.verdict) {
 	case POLICY_ACCEPT:
 		if (d.reason == POLICY_POP_AUTH) {
-			struct tm tm;
-			char when[32] = "?";
+			char when[32];
 
-			if (gmtime_r(&d.expires, &tm) != NULL)
-				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			format_utc(d.expires, when, sizeof(when));
 			log_info("client=%s rcpt=%s relay=allowed reason=%s expires=%s",
 			         s->client, safe, why, when);
 		} else
 			log_info("client=%s rcpt=%s relay=allowed reason=%s", s->client,
 			         safe, why);
+		umtp_msg_rcpt(s->msg, rcpt);
 		return SMFIS_CONTINUE;
 	case POLICY_REJECT:
 		log_info("client=%s rcpt=%s relay=denied reason=%s%s", s->client, safe,
 		         why, d.routed ? " (local domain, but the local part routes)" : "");
-		if (smfi_setreply(ctx, "550", "5.7.1", deny_text) != MI_SUCCESS)
-			log_warnx("smfi_setreply failed; the MTA uses its own 5xx text");
+		reply(ctx, "550", "5.7.1", s->snap->deny_text);
 		return SMFIS_REJECT;
 	case POLICY_TEMPFAIL:
 		break;
@@ -185,17 +343,78 @@ fi_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 static sfsistat
+fi_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct session *s = smfi_getpriv(ctx);
+	size_t i;
+
+	if (s == NULL || name == NULL)
+		return SMFIS_CONTINUE;
+	for (i = 0; i < s->snap->nrequired; i++)
+		if (strcasecmp(name, s->snap->required[i]) == 0)
+			s->seen_headers |= UINT64_C(1) << i;
+	umtp_msg_header(s->msg, name, value != NULL ? value : "");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+fi_eoh(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+	char text[128];
+	size_t i;
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	for (i = 0; i < s->snap->nrequired; i++) {
+		if (s->seen_headers & (UINT64_C(1) << i))
+			continue;
+		log_info("client=%s header=%s message=refused reason=missing-header",
+		         s->client, s->snap->required[i]);
+		snprintf(text, sizeof(text),
+		         "Message refused: required header %s: is missing",
+		         s->snap->required[i]);
+		reply(ctx, "550", "5.6.0", text);
+		session_end_msg(s);
+		return SMFIS_REJECT;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+fi_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	if (!umtp_hooks_wants_body(s->snap->hooks))
+		return s->skip_ok ? SMFIS_SKIP : SMFIS_CONTINUE;
+	umtp_msg_body(s->msg, data, len);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
 fi_eom(SMFICTX *ctx)
 {
-	(void)ctx;
-	return SMFIS_CONTINUE;
+	struct session *s = smfi_getpriv(ctx);
+	sfsistat r;
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	r = umtp_msg_eom(s->msg, ctx, s->client);
+	session_end_msg(s);
+	return r;
 }
 
 static sfsistat
 fi_abort(SMFICTX *ctx)
 {
-	/* Per-message state goes here; the session outlives the message. */
-	(void)ctx;
+	/* The message ends; the session outlives it. */
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s != NULL)
+		session_end_msg(s);
 	return SMFIS_CONTINUE;
 }
 
@@ -212,35 +431,32 @@ fi_close(SMFICTX *ctx)
 }
 
 int
-filter_register(struct filter_config *fc, char *err, size_t errlen)
+filter_register(unsigned long flags, char *err, size_t errlen)
 {
 	static char name[] = "leafmail-milter";
 	struct smfiDesc desc;
-	char within[64];
 
-	fcfg = fc;
-	if (fc->expire > 0) {
-		format_expire(fc->expire, within, sizeof(within));
-		snprintf(deny_text, sizeof(deny_text),
-		         "Relaying denied. Check your mail (POP3/IMAP) first, then "
-		         "send within %s, or use SMTP AUTH",
-		         within);
-	} else
-		snprintf(deny_text, sizeof(deny_text),
-		         "Relaying denied. Check your mail (POP3/IMAP) first, or use "
-		         "SMTP AUTH");
-
+	/* Made whether or not velocity is on now: a reload may turn it on.
+	 * calloc'd, so untouched until an address arrives. */
+	if (velocity == NULL && (velocity = velocity_new(0)) == NULL) {
+		snprintf(err, errlen, "out of memory for the velocity table");
+		return -1;
+	}
 	memset(&desc, 0, sizeof(desc));
 	desc.xxfi_name = name;
 	desc.xxfi_version = SMFI_VERSION;
-	desc.xxfi_flags = 0;
+	desc.xxfi_flags = flags;
 	desc.xxfi_connect = fi_connect;
 	desc.xxfi_helo = fi_helo;
 	desc.xxfi_envfrom = fi_envfrom;
 	desc.xxfi_envrcpt = fi_envrcpt;
+	desc.xxfi_header = fi_header;
+	desc.xxfi_eoh = fi_eoh;
+	desc.xxfi_body = fi_body;
 	desc.xxfi_eom = fi_eom;
 	desc.xxfi_abort = fi_abort;
 	desc.xxfi_close = fi_close;
+	desc.xxfi_negotiate = fi_negotiate;
 	if (smfi_register(desc) != MI_SUCCESS) {
 		snprintf(err, errlen, "smfi_register failed");
 		return -1;

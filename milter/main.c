@@ -1,19 +1,22 @@
 /*
- * main.c - leafmail-milter: relay-by-POP-auth policy for Postfix and
- * sendmail, as a libmilter filter.
+ * main.c - leafmail-milter: relay-by-POP-auth policy, velocity limit, HELO
+ * and required-header checks and UMTP for Postfix and sendmail, as a
+ * libmilter filter.
  *
  *   leafmail-milter [-fhtV] [-c FILE]
  *
  * Start-up, in this order (the order matters):
- *   1. options, logging, configuration (-t stops here: exit 0 or 78)
+ *   1. options, logging, configuration: the first snapshot (snapshot.h),
+ *      which reads the UMTP keys as root (-t stops here: exit 0 or 78)
  *   2. as root: create run-dir for user, lock <run-dir>/leafmail-milter.pid
  *      (a second copy refuses to start), clear a stale unix socket but
  *      never one that answers (socket.c), open the socket with a tight
  *      umask, then give it milter.socket-mode and user as its owner
  *   3. drop privileges for good, detach unless -f, write the pid
  *   4. open the relay table once, as user (it must be readable by user,
- *      who also has to reopen it when relayd replaces it), and serve
- *      until libmilter sees SIGTERM, SIGINT or SIGHUP
+ *      who also has to reopen it when relayd replaces it), start the
+ *      SIGUSR1 reload thread (reload.h), and serve until libmilter sees
+ *      SIGTERM, SIGINT or SIGHUP
  *   5. remove the unix socket if it is still ours; leave the table and
  *      the policy alone, a worker thread may still be reading them
  *
@@ -26,6 +29,7 @@
 
 #include <libmilter/mfapi.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,10 @@
 #include "relaytable.h"
 #include "socket.h"
 #include "table.h"
+#include "relayref.h"
+#include "reload.h"
+#include "snapshot.h"
+#include "umtp_hooks.h"
 
 #define PROGNAME "leafmail-milter"
 
@@ -47,6 +55,7 @@ struct settings {
 	int is_unix;           /* spec is a unix socket at path */
 	char path[PATH_MAX];
 	mode_t mode;           /* milter.socket-mode */
+	const char *mode_text;
 	const char *user;
 	const char *run_dir;
 };
@@ -72,23 +81,22 @@ conf_error(cfg_t *sec, const char *file, char *err, size_t errlen,
 	         sec->line, msg, what);
 }
 
-/* What the milter needs from the parsed configuration; 0, or -1 with a
- * configuration error in err. */
+/* What main() binds at start from the parsed configuration (the rest is
+ * the snapshot's, snapshot.c); 0, or -1 with a configuration error in
+ * err. */
 static int
-load_settings(cfg_t *cfg, const char *file, struct filter_config *fc,
-              struct settings *st, char *err, size_t errlen)
+load_settings(cfg_t *cfg, const char *file, struct settings *st, char *err,
+              size_t errlen)
 {
 	cfg_t *msec = cfg_getsec(cfg, "milter");
-	cfg_t *rsec = cfg_getsec(cfg, "relay");
-	const char *table;
-	unsigned int i, n;
 	int r;
 
-	if (msec == NULL || rsec == NULL) {
-		snprintf(err, errlen, "%s: milter or relay section missing", file);
+	if (msec == NULL) {
+		snprintf(err, errlen, "%s: milter section missing", file);
 		return -1;
 	}
 	st->spec = cfg_getstr(msec, "socket");
+	st->mode_text = cfg_getstr(msec, "socket-mode");
 	st->user = cfg_getstr(cfg, "user");
 	st->run_dir = cfg_getstr(cfg, "run-dir");
 	if (st->spec == NULL || st->spec[0] == '\0') {
@@ -102,31 +110,11 @@ load_settings(cfg_t *cfg, const char *file, struct filter_config *fc,
 		return -1;
 	}
 	st->is_unix = r;
-	if (socket_parse_mode(cfg_getstr(msec, "socket-mode"), &st->mode) == -1) {
+	if (socket_parse_mode(st->mode_text, &st->mode) == -1) {
 		conf_error(msec, file, err, errlen, "socket-mode",
 		           "not an octal mode such as \"0660\"");
 		return -1;
 	}
-	n = cfg_size(msec, "local-domains");
-	for (i = 0; i < n; i++)
-		if (policy_add_local_domain(&fc->policy,
-		                            cfg_getnstr(msec, "local-domains", i)) == -1) {
-			conf_error(msec, file, err, errlen, "local-domains",
-			           "domain name too long (or out of memory)");
-			return -1;
-		}
-	if (conf_cidr_list(msec, "trusted-networks", &fc->policy.trusted) == -1) {
-		conf_error(msec, file, err, errlen, "trusted-networks",
-		           "bad network (or out of memory)");
-		return -1;
-	}
-	table = cfg_getstr(rsec, "table");
-	if (table == NULL ||
-	    relaytable_path(table, fc->table_path, sizeof(fc->table_path)) == -1) {
-		conf_error(rsec, file, err, errlen, "table", "path missing or too long");
-		return -1;
-	}
-	fc->expire = conf_duration(rsec, "expire");
 	return 0;
 }
 
@@ -193,7 +181,9 @@ open_socket(const struct settings *st)
 int
 main(int argc, char **argv)
 {
-	static struct filter_config fc; /* shared with every callback */
+	struct snapshot *snap = NULL;
+	struct reload_fixed fixed;
+	struct table *t;
 	struct settings st;
 	struct daemon_user u;
 	struct stat sockst;
@@ -232,12 +222,17 @@ main(int argc, char **argv)
 	/* Until we detach, errors go to stderr as well as syslog. */
 	log_init(PROGNAME, 1, 0);
 	memset(&st, 0, sizeof(st));
+	/* The snapshot reads the UMTP keys (umtp_hooks_load()): before
+	 * dropping privileges.  It owns cfg once loaded. */
 	bad = (cfg = conf_load(conffile, err, sizeof(err))) == NULL ||
-	      load_settings(cfg, conffile, &fc, &st, err, sizeof(err)) == -1 ||
+	      load_settings(cfg, conffile, &st, err, sizeof(err)) == -1 ||
+	      (snap = snapshot_load(cfg, conffile, NULL, err, sizeof(err))) == NULL ||
 	      daemon_user_lookup(st.user, &u, err, sizeof(err)) == -1;
 	if (bad || check_only) {
-		policy_free(&fc.policy);
-		conf_free(cfg);
+		if (snap != NULL)
+			snapshot_release(snap); /* frees cfg too */
+		else
+			conf_free(cfg);
 		if (!bad)
 			return 0;
 		if (check_only) {
@@ -255,7 +250,11 @@ main(int argc, char **argv)
 	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof(err))) == -1)
 		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
 
-	if (filter_register(&fc, err, sizeof(err)) == -1)
+	fixed.socket = st.spec;
+	fixed.socket_mode = st.mode_text;
+	fixed.user = st.user;
+	fixed.run_dir = st.run_dir;
+	if (filter_register(umtp_hooks_flags(snap->hooks), err, sizeof(err)) == -1)
 		log_fatalx(DAEMON_EX_SOFTWARE, "%s", err);
 	open_socket(&st);
 	if (st.is_unix) {
@@ -273,16 +272,18 @@ main(int argc, char **argv)
 	if (daemon_pidfile_write(pidfd, err, sizeof(err)) == -1)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 
-	/* After detaching: an LMDB environment must not cross a fork(). */
-	fc.table = table_open(fc.table_path, TABLE_READ_MISSING_OK, err,
-	                      sizeof(err));
-	if (fc.table == NULL)
+	/* After detaching: an LMDB environment must not cross a fork(), nor
+	 * may threads (the reload thread). */
+	t = relayref_get(snap->relay, NULL, err, sizeof(err));
+	if (t == NULL)
 		log_warnx("relay table: %s; recipients that need relay "
 		          "permission get 451 until it can be read",
 		          err);
-
 	log_info("started on %s as %s, relay table %s", st.spec, u.name,
-	         fc.table_path);
+	         relayref_path(snap->relay));
+	if (reload_start(conffile, &fixed, err, sizeof(err)) == -1)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	snapshot_install(snap); /* cfg and st's strings live in it from now */
 	rc = smfi_main();
 
 	if (st.is_unix && have_sockst) {
@@ -294,9 +295,8 @@ main(int argc, char **argv)
 		    now.st_ino == sockst.st_ino && unlink(st.path) == -1)
 			log_warn("cannot remove %s", st.path);
 	}
-	/* The table and the policy stay: smfi_main() does not wait for
-	 * worker threads still in a callback, and exit frees them anyway. */
-	conf_free(cfg);
+	/* The snapshot stays: smfi_main() does not wait for worker threads
+	 * still in a callback, and exit frees it anyway. */
 	if (rc != MI_SUCCESS) {
 		log_warnx("smfi_main failed");
 		return DAEMON_EX_OSERR;

@@ -13,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct session *
-session_new(const struct sockaddr *sa, const struct policy *p)
-{
-	struct session *s;
+#include "snapshot.h"
+#include "umtp_hooks.h"
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return NULL;
+void
+session_set_client(struct session *s, const struct sockaddr *sa,
+                   const struct policy *p)
+{
+	s->has_addr = 0;
+	s->trusted = 0;
+	memset(&s->addr, 0, sizeof(s->addr));
 	strcpy(s->client, "unknown");
 	if (sa != NULL && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
 	    addr_from_sockaddr(sa, &s->addr) == 0) {
@@ -27,11 +30,32 @@ session_new(const struct sockaddr *sa, const struct policy *p)
 		addr_format(&s->addr, s->client, sizeof(s->client));
 		s->trusted = policy_trusted(p, &s->addr);
 	}
+}
+
+struct session *
+session_new(const struct sockaddr *sa, const struct policy *p)
+{
+	struct session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	session_set_client(s, sa, p);
 	return s;
+}
+
+void
+session_end_msg(struct session *s)
+{
+	umtp_msg_end(s->msg);
+	s->msg = NULL;
 }
 
 void
 session_free(struct session *s)
 {
+	if (s == NULL)
+		return;
+	session_end_msg(s);
+	snapshot_release(s->snap);
 	free(s);
 }

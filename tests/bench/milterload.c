@@ -5,6 +5,8 @@
  *
  *   milterload -s PATH [-c SESSIONS] [-t SECONDS] [-a CLIENT_IP]
  *              [-r RCPTS] [-d DOMAIN]
+ *   milterload -m connect -s PATH [-c SESSIONS] [-t SECONDS] [-n ADDRS]
+ *              [-l LIMIT]
  *
  *   -s PATH     the filter's unix socket
  *   -c N        concurrent sessions, one thread each (default 50)
@@ -13,6 +15,14 @@
  *   -a IP       the client address sent at CONNECT (default 10.9.8.7)
  *   -r N        RCPTs per session: after N, QUIT and reconnect (default 50)
  *   -d DOMAIN   recipient domain (default remote.example)
+ *   -m connect  connect-stage decisions instead (velocity_bench.sh): each
+ *               session is OPTNEG, CONNECT, QUIT, and the CONNECT answer
+ *               is what is counted (continue, or 421 as tempfail); the
+ *               client address cycles through -n ADDRS distinct ones
+ *               (10.0.0.1 onwards, default 10000)
+ *   -l LIMIT    connect mode: stop after LIMIT sessions (or -t, whichever
+ *               comes first; no warm-up), e.g. to show the filter a million
+ *               distinct addresses once each
  *
  * Wire format (libmilter's mfdef.h): every packet is a 4-byte big-endian
  * length (of what follows), a 1-byte command, the data.  Each session:
@@ -24,6 +34,7 @@
  * Prints one line:
  *   rcpt_per_s=X rcpts=N continue=N reject=N tempfail=N other=N
  *   sessions=N errors=N
+ * (in connect mode rcpt_per_s and rcpts count CONNECT decisions).
  * where reject/tempfail count 'r'/'t' and 5xx/4xx 'y' (reply code)
  * answers.  Exit 0; 1 on a usage error or when nothing got through.
  *
@@ -56,6 +67,9 @@ static const char *sock_path;
 static const char *client_ip = "10.9.8.7";
 static const char *rcpt_domain = "remote.example";
 static long rcpts_per_session = 50;
+static int connect_mode;
+static unsigned long n_addrs = 10000, limit;
+static atomic_ulong addr_seq;
 static atomic_int stop;
 static atomic_int counting;
 static atomic_long counts[C_NKINDS];
@@ -186,12 +200,35 @@ session(unsigned id, unsigned long *seq)
 	}
 
 	/* CONNECT: host name, family, port (big-endian), address */
-	char cb[256];
+	char cb[256], ip[32];
+	const char *addr = client_ip;
+	if (connect_mode) {
+		unsigned long k = atomic_fetch_add(&addr_seq, 1);
+		if (limit > 0 && k >= limit) {
+			atomic_store(&stop, 1);
+			goto fail;
+		}
+		k = k % n_addrs + 1;
+		snprintf(ip, sizeof ip, "10.%lu.%lu.%lu", (k >> 16) & 255,
+		         (k >> 8) & 255, k & 255);
+		addr = ip;
+	}
 	size_t hl = (size_t)snprintf(cb, sizeof cb, "client%u.bench.example", id) + 1;
 	cb[hl++] = '4';
 	cb[hl++] = (char)(40000 >> 8);
 	cb[hl++] = (char)(40000 & 255);
-	hl += (size_t)snprintf(cb + hl, sizeof cb - hl, "%s", client_ip) + 1;
+	hl += (size_t)snprintf(cb + hl, sizeof cb - hl, "%s", addr) + 1;
+	if (connect_mode) {
+		if (send_cmd(fd, 'C', cb, hl) < 0 ||
+		    read_reply(fd, &rc, buf, sizeof buf) < 0)
+			goto fail;
+		if (atomic_load(&counting))
+			atomic_fetch_add(&counts[classify(rc, buf)], 1);
+		send_cmd(fd, 'Q', "", 0);
+		close(fd);
+		atomic_fetch_add(&sessions, 1);
+		return 0;
+	}
 	if (step(fd, 'C', cb, hl) < 0)
 		goto fail;
 	static const char helo[] = "client.bench.example";
@@ -224,7 +261,7 @@ worker(void *arg)
 	unsigned id = (unsigned)(uintptr_t)arg;
 	unsigned long seq = 0;
 	while (!atomic_load(&stop))
-		if (session(id, &seq) < 0) {
+		if (session(id, &seq) < 0 && !atomic_load(&stop)) {
 			atomic_fetch_add(&errors, 1);
 			usleep(10000);
 		}
@@ -254,7 +291,7 @@ main(int argc, char **argv)
 	long conc = 50;
 	double secs = 5;
 	int ch;
-	while ((ch = getopt(argc, argv, "s:c:t:a:r:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:c:t:a:r:d:m:n:l:")) != -1) {
 		switch (ch) {
 		case 's': sock_path = optarg; break;
 		case 'c': conc = strtol(optarg, NULL, 10); break;
@@ -262,11 +299,19 @@ main(int argc, char **argv)
 		case 'a': client_ip = optarg; break;
 		case 'r': rcpts_per_session = strtol(optarg, NULL, 10); break;
 		case 'd': rcpt_domain = optarg; break;
+		case 'm':
+			if (strcmp(optarg, "connect") != 0)
+				goto usage;
+			connect_mode = 1;
+			break;
+		case 'n': n_addrs = strtoul(optarg, NULL, 10); break;
+		case 'l': limit = strtoul(optarg, NULL, 10); break;
 		default: goto usage;
 		}
 	}
 	if (sock_path == NULL || optind != argc || conc < 1 || conc > 1000 ||
-	    secs <= 0 || rcpts_per_session < 1)
+	    secs <= 0 || rcpts_per_session < 1 || n_addrs < 1 ||
+	    n_addrs > 16777215)
 		goto usage;
 
 	pthread_t *th = calloc((size_t)conc, sizeof *th);
@@ -277,12 +322,23 @@ main(int argc, char **argv)
 			fprintf(stderr, "milterload: pthread_create failed\n");
 			return 1;
 		}
-	sleep_s(0.5);
-	double t0 = mono();
-	atomic_store(&counting, 1);
-	sleep_s(secs);
-	atomic_store(&counting, 0);
-	double t1 = mono();
+	double t0, t1;
+	if (limit > 0) {
+		/* Counted from the start; ends at the limit or after -t. */
+		atomic_store(&counting, 1);
+		t0 = mono();
+		while (!atomic_load(&stop) && mono() - t0 < secs)
+			sleep_s(0.02);
+		atomic_store(&counting, 0);
+		t1 = mono();
+	} else {
+		sleep_s(0.5);
+		t0 = mono();
+		atomic_store(&counting, 1);
+		sleep_s(secs);
+		atomic_store(&counting, 0);
+		t1 = mono();
+	}
 	atomic_store(&stop, 1);
 	for (long i = 0; i < conc; i++)
 		pthread_join(th[i], NULL);
@@ -300,6 +356,8 @@ main(int argc, char **argv)
 	return total > 0 ? 0 : 1;
 usage:
 	fprintf(stderr, "usage: milterload -s PATH [-c SESSIONS] [-t SECONDS] "
-	                "[-a CLIENT_IP] [-r RCPTS] [-d DOMAIN]\n");
+	                "[-a CLIENT_IP] [-r RCPTS] [-d DOMAIN]\n"
+	                "       milterload -m connect -s PATH [-c SESSIONS] "
+	                "[-t SECONDS] [-n ADDRS] [-l LIMIT]\n");
 	return 1;
 }

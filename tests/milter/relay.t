@@ -198,6 +198,15 @@ out=$(MT_SOCKET="unix:$SOCK" MT_IP_ALLOWED=127.0.0.2 MT_IP_DENIED=203.0.113.7 \
 if [ $? -eq 0 ]; then ok "interleaved connections keep their own client"; else
 	notok "interleaved connections keep their own client"; printf '%s\n' "$out" | sed 's/^/# /'; fi
 
+# A login during a session counts at its next RCPT (no per-session answer
+# is kept); postmap -i / -d change the table in place under Postfix's lock.
+out=$(MT_SOCKET="unix:$SOCK" MT_IP=198.51.100.77 MT_REMOTE="<r@remote.example>" \
+	MT_LOGIN="echo '198.51.100.77 $future' | postmap -c '$T/postfix' -N -i 'lmdb:$TABLE'" \
+	MT_LOGOUT="postmap -c '$T/postfix' -N -d 198.51.100.77 'lmdb:$TABLE'" \
+	miltertest -s "$D/midlogin.lua" 2>&1)
+if [ $? -eq 0 ]; then ok "a login mid-session allows the next RCPT, a removal refuses it"; else
+	notok "a login mid-session allows the next RCPT, a removal refuses it"; printf '%s\n' "$out" | sed 's/^/# /'; fi
+
 # Many at once: libmilter's worker threads share the table and the policy.
 i=0
 while [ $i -lt 12 ]; do

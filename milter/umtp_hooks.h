@@ -1,0 +1,53 @@
+/*
+ * umtp_hooks.h - the milter's UMTP side (issue 3), behind one interface so
+ * that filter.c only calls it from its callbacks:
+ *
+ *   milter.umtp-shadow  at end of message, for each recipient whose domain
+ *                       has a umtp.peer, send the message in one datagram
+ *                       when it fits; the SMTP transaction goes on
+ *                       regardless: UMTP never delays, tempfails or rejects
+ *   milter.umtp-dedup   when (Message-ID, recipient) was already delivered
+ *                       by UMTP, remove that recipient (smfi_delrcpt), or
+ *                       discard the message when none remain; otherwise
+ *                       record that SMTP delivered it, so the later
+ *                       datagram is dropped by umtp receive
+ *
+ * A message without a Message-ID gets one (smfi_addheader), so the UMTP and
+ * SMTP copies carry the same.  Every function accepts a NULL object (the
+ * feature off, or out of memory) and then does nothing; none of them fails
+ * the SMTP transaction: problems are logged.
+ */
+#ifndef LEAFMAIL_MILTER_UMTP_HOOKS_H
+#define LEAFMAIL_MILTER_UMTP_HOOKS_H
+
+#include <confuse.h>
+#include <libmilter/mfapi.h>
+#include <stddef.h>
+
+struct umtp_hooks; /* settings of one configuration: peers, keys, store */
+struct umtp_msg;   /* one message in one session */
+
+/* Reads milter.umtp-shadow/umtp-dedup and the umtp section (keys are read
+ * now: call before dropping privileges).  NULL with err filled on a
+ * configuration error; otherwise an object, also when both are off. */
+struct umtp_hooks *umtp_hooks_load(cfg_t *cfg, char *err, size_t errlen);
+void umtp_hooks_free(struct umtp_hooks *h);
+/* The SMFIF_* actions the filter must register (0 when both are off). */
+unsigned long umtp_hooks_flags(const struct umtp_hooks *h);
+/* 1 when the body must be passed to umtp_msg_body(). */
+int umtp_hooks_wants_body(const struct umtp_hooks *h);
+
+/* At MAIL FROM (sender as the MTA gave it, with or without <>); NULL when
+ * both features are off.  h must outlive the message. */
+struct umtp_msg *umtp_msg_begin(const struct umtp_hooks *h, const char *sender);
+/* Each recipient the milter accepted, as the MTA gave it. */
+void umtp_msg_rcpt(struct umtp_msg *m, const char *rcpt);
+void umtp_msg_header(struct umtp_msg *m, const char *name, const char *value);
+void umtp_msg_body(struct umtp_msg *m, const unsigned char *data, size_t len);
+/* At end of message: SMFIS_CONTINUE, or SMFIS_DISCARD when every
+ * recipient was already delivered by UMTP.  client is for the log. */
+sfsistat umtp_msg_eom(struct umtp_msg *m, SMFICTX *ctx, const char *client);
+/* Frees m: after umtp_msg_eom(), at abort and at close. */
+void umtp_msg_end(struct umtp_msg *m);
+
+#endif
