@@ -15,7 +15,9 @@ SYSCONFDIR ?= /etc/leafmail
 
 CC      ?= cc
 PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# libpq and libsqlite3 are dlopen'ed by leafmail-deliver on first use
+# (deliver/mailbox_*.c); only their headers are needed at build time.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libpq 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -26,8 +28,10 @@ CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 LDFLAGS += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -Ilib $(PKG_CFLAGS) \
-	-DLEAFMAIL_SQLITE -DLEAFMAIL_VERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
+	-DLEAFMAIL_SQLITE -DLEAFMAIL_PGSQL -DLEAFMAIL_VERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
 LIBS    := $(PKG_LIBS) -pthread
+# Each program keeps only the libraries it really uses.
+LDFLAGS += -Wl,--as-needed
 
 # program = directory : main source
 PROGRAMS := leafmail-milter leafmail-relayd leafmail-relaylock umtp leafmail-tunneld leafmail-deliver

@@ -18,6 +18,7 @@
  * size limit of our own (the MTA's message_size_limit applies).
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,14 +32,30 @@
 struct lmtp {
 	FILE *in, *out;
 	const struct deliver_ctx *ctx;
+	struct lmtp_ctl *ctl; /* NULL for -l */
 	char *line;
 	size_t cap;
 	int helo;
 	int has_mail;
 	char sender[1024];
 	struct deliver_rcpt *rcpt;
-	size_t nrcpt;
+	size_t nrcpt, rcap;
 };
+
+/* The server wants us gone (SIGTERM): see lmtp.h. */
+static int
+stopping(const struct lmtp *s)
+{
+	return s->ctl != NULL && s->ctl->stop != NULL &&
+	       atomic_load(s->ctl->stop) != 0;
+}
+
+static void
+set_txn(struct lmtp *s, int on)
+{
+	if (s->ctl != NULL)
+		s->ctl->in_transaction = on;
+}
 
 /* Next line without its line end; its length (NULs included) or -1 at
  * end of input. */
@@ -78,6 +95,7 @@ reset(struct lmtp *s)
 	s->has_mail = 0;
 	s->sender[0] = '\0';
 	s->nrcpt = 0;
+	set_txn(s, 0);
 }
 
 /* "FROM:<addr> params" or "TO:<addr> params": the address between the
@@ -125,6 +143,7 @@ cmd_mail(struct lmtp *s, const char *arg)
 		return reply(s, "501 5.1.7 bad sender address");
 	}
 	s->has_mail = 1;
+	set_txn(s, 1);
 	return reply(s, "250 2.1.0 ok");
 }
 
@@ -141,10 +160,18 @@ cmd_rcpt(struct lmtp *s, const char *arg, size_t arglen)
 		return reply(s, "501 5.5.4 syntax: RCPT TO:<address>");
 	if (s->nrcpt >= LMTP_MAX_RCPT)
 		return reply(s, "452 4.5.3 too many recipients");
-	if (s->rcpt == NULL) {
-		s->rcpt = calloc(LMTP_MAX_RCPT, sizeof(*s->rcpt));
-		if (s->rcpt == NULL)
+	/* Grown as needed: a recipient slot is a few kilobytes, and an LMTP
+	 * server runs many sessions at once. */
+	if (s->nrcpt == s->rcap) {
+		size_t ncap = s->rcap ? s->rcap * 2 : 16;
+		struct deliver_rcpt *p;
+		if (ncap > LMTP_MAX_RCPT)
+			ncap = LMTP_MAX_RCPT;
+		p = realloc(s->rcpt, ncap * sizeof(*s->rcpt));
+		if (p == NULL)
 			return reply(s, "451 4.3.0 out of memory");
+		s->rcpt = p;
+		s->rcap = ncap;
 	}
 	if (deliver_lookup(s->ctx, addr, len, &s->rcpt[s->nrcpt], &st) != 0)
 		return reply(s, "%d %s", deliver_reply_code(&st), st.text);
@@ -197,7 +224,11 @@ cmd_data(struct lmtp *s)
 	}
 	if (!complete) {
 		free(msg);
-		return -1; /* connection lost in DATA: nothing delivered */
+		/* Connection lost in DATA, or the server stopping ran out of
+		 * patience: nothing delivered, the client retries. */
+		if (stopping(s))
+			reply(s, "421 4.3.2 shutting down, message not delivered");
+		return -1;
 	}
 	for (i = 0; i < s->nrcpt && rc == 0; i++) {
 		deliver_write(s->ctx, &s->rcpt[i], s->sender, msg ? msg : "", len,
@@ -211,18 +242,31 @@ cmd_data(struct lmtp *s)
 
 int
 lmtp_session(FILE *in, FILE *out, const struct deliver_ctx *ctx,
-             const char *myname)
+             const char *myname, struct lmtp_ctl *ctl)
 {
-	struct lmtp s = {.in = in, .out = out, .ctx = ctx};
+	struct lmtp s = {.in = in, .out = out, .ctx = ctx, .ctl = ctl};
 	ssize_t n;
 	int rc;
 
+	set_txn(&s, 0);
 	if (reply(&s, "220 %s LMTP leafmail-deliver ready", myname) != 0)
 		return -1;
-	for (rc = 0; rc == 0 && (n = lmtp_readline(&s)) >= 0;) {
-		char *arg, *verb = s.line;
+	for (rc = 0; rc == 0;) {
+		char *arg, *verb;
 		size_t vlen;
 
+		/* Between transactions a stopping server says goodbye; inside
+		 * one it lets the transaction finish first. */
+		if (!s.has_mail && stopping(&s)) {
+			reply(&s, "421 4.3.2 shutting down");
+			break;
+		}
+		if ((n = lmtp_readline(&s)) < 0) {
+			if (stopping(&s))
+				reply(&s, "421 4.3.2 shutting down");
+			break;
+		}
+		verb = s.line;
 		if ((size_t)n > LMTP_LINE_MAX) {
 			rc = reply(&s, "500 5.5.2 line too long");
 			continue;

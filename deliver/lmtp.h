@@ -9,6 +9,13 @@
  *       (unknown users are refused at once, 550 5.1.1); after DATA there is
  *       one reply per accepted recipient, in RCPT order, each its own
  *       delivery status.  Returns 0, or -1 when writing a reply failed.
+ *       ctl is NULL for -l; the LMTP server (-L, lmtpd.c) passes one:
+ *       once *ctl->stop is set, the session finishes the transaction in
+ *       progress (if any), then answers "421 4.3.2" and ends; an
+ *       incomplete DATA delivers nothing.  The session keeps
+ *       ctl->in_transaction up to date (MAIL given, DATA not yet done),
+ *       so the server's reader knows whether an idle wait may be cut
+ *       short.
  *
  * The line reader (lmtp_readline in lmtp.c) is generic SMTP/LMTP input
  * handling and could move to lib/ once another program needs it.
@@ -16,13 +23,19 @@
 #ifndef LEAFMAIL_LMTP_H
 #define LEAFMAIL_LMTP_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "deliver.h"
 
 #define LMTP_MAX_RCPT 1000
 
+struct lmtp_ctl {
+	const atomic_int *stop; /* non-zero: the server is stopping */
+	int in_transaction;     /* written by the session */
+};
+
 int lmtp_session(FILE *in, FILE *out, const struct deliver_ctx *ctx,
-                 const char *myname);
+                 const char *myname, struct lmtp_ctl *ctl);
 
 #endif

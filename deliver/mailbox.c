@@ -9,6 +9,19 @@
 #include "mailbox.h"
 #include "recipient.h"
 
+const char *
+mailbox_backends(void)
+{
+	return "file"
+#ifdef LEAFMAIL_SQLITE
+	       " sqlite"
+#endif
+#ifdef LEAFMAIL_PGSQL
+	       " pgsql"
+#endif
+	    ;
+}
+
 int
 mailbox_path_ok(const char *rel)
 {
@@ -56,6 +69,9 @@ mailbox_lookup(const struct mailbox_conf *mc, const char *local,
 	else if (strncmp(spec, "sqlite:", 7) == 0)
 		st = mailbox_sqlite_lookup(spec + 7, mc, local, domain, mb, err,
 		                           errlen);
+	else if (strncmp(spec, "pgsql:", 6) == 0)
+		st = mailbox_pgsql_lookup(spec + 6, mc, local, domain, mb, err,
+		                          errlen);
 	else {
 		snprintf(err, errlen, "mailboxes \"%s\": unknown backend (this "
 		         "build has: %s)", spec, mailbox_backends());

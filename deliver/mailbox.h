@@ -2,15 +2,15 @@
  * mailbox.h - which recipients have a mailbox, where, and with what quota.
  *
  *   mailbox_lookup(&mc, local, domain, fold, &mb, err, errlen)
- *       Ask the backend named by mc.spec ("file:/path", "sqlite:/path.db";
- *       "pgsql:" is to come) for local@domain.  On MAILBOX_OK, mb.maildir
+ *       Ask the backend named by mc.spec ("file:/path", "sqlite:/path.db",
+ *       "pgsql:<libpq conninfo>") for local@domain.  On MAILBOX_OK, mb.maildir
  *       is the Maildir relative to maildir-base ("domain/local" unless the
  *       backend names one) and mb.quota its Maildir++ quota (0: none).
  *       MAILBOX_NODOMAIN / MAILBOX_NOUSER: no such domain / mailbox (5.1.1).
  *       MAILBOX_TEMPFAIL: the backend could not answer (4.3.0, retry).
  *       MAILBOX_CONFIG: spec names no backend we have, or the backend's
  *       configuration is wrong (bad SQL, a bad quota or path in a row).
- *   mailbox_backends()  the backends this build has, e.g. "file sqlite".
+ *   mailbox_backends()  the backends this build has, e.g. "file sqlite pgsql".
  *   mailbox_path_ok(rel)
  *       1 when rel, a Maildir path from a backend, stays inside
  *       maildir-base: relative, no empty, ".", ".." or hidden components,
@@ -64,5 +64,17 @@ enum mailbox_status mailbox_sqlite_lookup(const char *path,
                                           const char *domain,
                                           struct mailbox *mb, char *err,
                                           size_t errlen);
+
+/* The pgsql: backend (mailbox_pgsql.c), same queries as sqlite:. */
+enum mailbox_status mailbox_pgsql_lookup(const char *conninfo,
+                                         const struct mailbox_conf *mc,
+                                         const char *local,
+                                         const char *domain,
+                                         struct mailbox *mb, char *err,
+                                         size_t errlen);
+/* The query with :local, :domain, :address turned into $1, $2, $3 (for
+ * libpq); -1 with err on another :name or when out is too small. */
+int mailbox_pgsql_positional(const char *sql, char *out, size_t n,
+                             char *err, size_t errlen);
 
 #endif

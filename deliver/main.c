@@ -5,6 +5,7 @@
  *
  *   leafmail-deliver [-c FILE] [-f SENDER] [-a ORIGINAL_RECIPIENT] RECIPIENT...
  *   leafmail-deliver [-c FILE] -l
+ *   leafmail-deliver [-c FILE] [-f] [-t] -L
  *   leafmail-deliver -h | -V
  *
  * Pipe mode reads the message from stdin once and writes it to each
@@ -20,6 +21,13 @@
  * Start-up: options, configuration (as whoever started us: root reads a
  * root-only file), then as root the switch to `user` for good, before any
  * mailbox lookup or Maildir is touched.
+ *
+ * -L is the long-running LMTP server on deliver.lmtp-socket (lmtpd.c);
+ * there -f means "stay in the foreground" (log to stderr too) and -t
+ * checks the configuration, as for every leafmail daemon.  Start-up
+ * follows the BRIEF: configuration, run-dir and the pid file lock, the
+ * socket bound (as root if we are root), then the switch to `user`,
+ * detach unless -f, the pid written.
  *
  * Exit codes: 0 delivered, 64 usage, 65 bad address / sender / mail loop,
  * 67 unknown user or domain, 69 over quota (quota-action "bounce"),
@@ -39,6 +47,8 @@
 #include "deliver.h"
 #include "headers.h"
 #include "lmtp.h"
+#include "lmtpd.h"
+#include "lmtpd_socket.h"
 #include "log.h"
 #include "mailbox.h"
 
@@ -51,10 +61,14 @@ usage(FILE *f)
 	fprintf(f, "usage: " PROG " [-c FILE] [-f SENDER] [-a ORIGINAL_RECIPIENT] "
 	           "RECIPIENT...\n"
 	           "       " PROG " [-c FILE] -l\n"
+	           "       " PROG " [-c FILE] [-f] [-t] -L\n"
 	           "  -c FILE  configuration (default " CONF_DEFAULT_PATH ")\n"
 	           "  -f ADDR  envelope sender (Return-Path)\n"
 	           "  -a ADDR  original recipient (logged)\n"
 	           "  -l       speak LMTP on stdin/stdout\n"
+	           "  -L       LMTP server on deliver.lmtp-socket\n"
+	           "  -f       (-L) stay in the foreground, log to stderr too\n"
+	           "  -t       (-L) check the configuration and exit\n"
 	           "  -V       print the version\n");
 }
 
@@ -115,6 +129,128 @@ rank(int ex)
 	return (ex == DAEMON_EX_TEMPFAIL || ex == DAEMON_EX_CONFIG) ? 2 : 1;
 }
 
+/* 1 when every argument in the NULL-terminated av is an option. */
+static int
+only_options(char **av)
+{
+	for (; *av != NULL; av++)
+		if ((*av)[0] != '-')
+			return 0;
+	return 1;
+}
+
+static void
+ctx_from_conf(cfg_t *cfg, struct deliver_ctx *ctx)
+{
+	cfg_t *sec = cfg_getsec(cfg, "deliver");
+
+	ctx->base = cfg_getstr(sec, "maildir-base");
+	ctx->mc.spec = cfg_getstr(sec, "mailboxes");
+	ctx->mc.domain_query = cfg_getstr(sec, "domain-query");
+	ctx->mc.mailbox_query = cfg_getstr(sec, "mailbox-query");
+	ctx->delims = cfg_getstr(sec, "recipient-delimiter");
+	ctx->fold = cfg_getbool(sec, "fold-case") ? 1 : 0;
+	ctx->quota_bounce = strcmp(cfg_getstr(sec, "quota-action"), "bounce") == 0;
+}
+
+/* -L: the LMTP server.  Errors before the loop go to stderr (and syslog),
+ * with the sysexits code the BRIEF gives daemons. */
+static int
+server_main(const char *conffile, int foreground, int test)
+{
+	struct lmtpd_conf lc;
+	struct lmtpd_addr la;
+	struct deliver_ctx ctx;
+	struct daemon_user u;
+	char err[2048], host[256], pidpath[4096];
+	const char *run_dir;
+	mode_t mode = 0;
+	cfg_t *cfg, *sec;
+	long max;
+	int pidfd, lfd, rc;
+
+	log_init(PROG, 1, 0); /* stderr until we know whether we detach */
+	cfg = conf_load(conffile, err, sizeof(err));
+	if (cfg == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return DAEMON_EX_CONFIG;
+	}
+	sec = cfg_getsec(cfg, "deliver");
+	rc = 0;
+	if (daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", conffile, err);
+		rc = DAEMON_EX_CONFIG;
+	}
+	if (lmtpd_socket_parse(cfg_getstr(sec, "lmtp-socket"), &la, err,
+	                       sizeof(err)) != 0 ||
+	    lmtpd_socket_parse_mode(cfg_getstr(sec, "lmtp-socket-mode"),
+	                            &mode) != 0) {
+		fprintf(stderr, "%s: %s\n", conffile, la.path[0] || la.host[0]
+		        ? "deliver: lmtp-socket-mode: not an octal mode <= 0777"
+		        : err);
+		rc = DAEMON_EX_CONFIG;
+	}
+	max = cfg_getint(sec, "lmtp-max-sessions");
+	if (max < 1 || max > 10000) {
+		fprintf(stderr, "%s: deliver: lmtp-max-sessions: %ld is not in "
+		        "1..10000\n", conffile, max);
+		rc = DAEMON_EX_CONFIG;
+	}
+	if (rc != 0 || test) {
+		if (rc == 0)
+			printf("%s: configuration OK\n", conffile);
+		conf_free(cfg);
+		return rc;
+	}
+	log_set_stderr(foreground);
+
+	run_dir = cfg_getstr(cfg, "run-dir");
+	if (daemon_prepare_dirs(&u, NULL, run_dir, err, sizeof(err)) != 0)
+		log_fatalx(DAEMON_EX_CANTCREAT, "%s", err);
+	if ((size_t)snprintf(pidpath, sizeof(pidpath), "%s/" PROG ".pid",
+	                     run_dir) >= sizeof(pidpath))
+		log_fatalx(DAEMON_EX_CONFIG, "run-dir too long");
+	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof(err))) < 0)
+		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
+	if ((lfd = lmtpd_socket_open(&la, mode, err, sizeof(err))) < 0)
+		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
+	/* Owned by user, so that user can remove it when stopping. */
+	if (la.is_unix && daemon_chown(&u, la.path, err, sizeof(err)) != 0)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_drop_privs(&u, err, sizeof(err)) != 0)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	umask(077);
+	if (!foreground && daemon_detach(err, sizeof(err)) != 0)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_pidfile_write(pidfd, err, sizeof(err)) != 0)
+		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	ctx_from_conf(cfg, &ctx);
+	lc.lfd = lfd;
+	lc.ctx = &ctx;
+	lc.myname = host;
+	lc.max_sessions = (int)max;
+	lc.grace = conf_duration(sec, "lmtp-stop-grace");
+	lc.idle = conf_duration(sec, "lmtp-idle-timeout");
+	if (lc.idle < 1)
+		lc.idle = 1;
+	log_info("LMTP server on %s as %s (mailboxes %s, at most %d sessions)",
+	         cfg_getstr(sec, "lmtp-socket"), u.name, ctx.mc.spec,
+	         lc.max_sessions);
+	rc = lmtpd_run(&lc);
+	if (la.is_unix && unlink(la.path) != 0)
+		log_warn("removing %s", la.path);
+	if (rc > 0) /* sessions still running: they use cfg */
+		exit(0);
+	log_info("stopped");
+	close(pidfd);
+	conf_free(cfg);
+	return rc == 0 ? 0 : DAEMON_EX_OSERR;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -124,13 +260,50 @@ main(int argc, char **argv)
 	struct deliver_rcpt d;
 	struct daemon_user u;
 	char err[2048], host[256];
-	cfg_t *cfg, *sec;
+	cfg_t *cfg;
 	size_t len = 0;
 	char *msg;
-	int ch, lmtp = 0, i;
+	int ch, lmtp = 0, server = 0, fg = 0, test = 0, i;
 
 	log_init(PROG, 0, 0);
 	opterr = 0; /* our one status line must come first */
+	/* -f takes a sender in pipe mode and nothing with -L ("foreground",
+	 * as for the other daemons): look for a separate "-L" among the
+	 * options first, stepping over the arguments of -c, -a and -f (a
+	 * sender "-L" counts as -L when no recipient follows: pipe mode
+	 * always has one). */
+	for (i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
+		if (strcmp(argv[i], "-L") == 0)
+			server = 1;
+		else if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "-a") == 0)
+			i++;
+		else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc &&
+		         !(strcmp(argv[i + 1], "-L") == 0 && only_options(argv + i + 2)))
+			i++;
+	}
+	if (server) {
+		while ((ch = getopt(argc, argv, "c:fhLtV")) != -1) {
+			switch (ch) {
+			case 'c': conffile = optarg; break;
+			case 'f': fg = 1; break;
+			case 't': test = 1; break;
+			case 'L': break;
+			case 'h': usage(stdout); return 0;
+			case 'V':
+				printf(PROG " %s (mailboxes: %s)\n", LEAFMAIL_VERSION,
+				       mailbox_backends());
+				return 0;
+			default:
+				usage(stderr);
+				return DAEMON_EX_USAGE;
+			}
+		}
+		if (optind != argc) {
+			usage(stderr);
+			return DAEMON_EX_USAGE;
+		}
+		return server_main(conffile, fg, test);
+	}
 	while ((ch = getopt(argc, argv, "a:c:f:hlV")) != -1) {
 		switch (ch) {
 		case 'a': orig = optarg; break;
@@ -164,29 +337,25 @@ main(int argc, char **argv)
 		log_warnx("%s", err);
 		finish(DAEMON_EX_CONFIG, "4.3.5 configuration error: %s", err);
 	}
-	if (daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof(err))) {
+	/* An ordinary user (the MTA's user=vmail) delivers as itself: no
+	 * passwd lookup, which every message would pay for nothing. */
+	if (geteuid() == 0 &&
+	    daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof(err))) {
 		log_warnx("%s", err);
 		finish(DAEMON_EX_CONFIG, "4.3.5 configuration error: %s", err);
 	}
-	if (daemon_drop_privs(&u, err, sizeof(err)) != 0) {
+	if (geteuid() == 0 && daemon_drop_privs(&u, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		finish(DAEMON_EX_TEMPFAIL, "4.3.0 cannot switch user: %s", err);
 	}
 	umask(077);
-	sec = cfg_getsec(cfg, "deliver");
-	ctx.base = cfg_getstr(sec, "maildir-base");
-	ctx.mc.spec = cfg_getstr(sec, "mailboxes");
-	ctx.mc.domain_query = cfg_getstr(sec, "domain-query");
-	ctx.mc.mailbox_query = cfg_getstr(sec, "mailbox-query");
-	ctx.delims = cfg_getstr(sec, "recipient-delimiter");
-	ctx.fold = cfg_getbool(sec, "fold-case") ? 1 : 0;
-	ctx.quota_bounce = strcmp(cfg_getstr(sec, "quota-action"), "bounce") == 0;
+	ctx_from_conf(cfg, &ctx);
 
 	if (lmtp) {
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
-		i = lmtp_session(stdin, stdout, &ctx, host);
+		i = lmtp_session(stdin, stdout, &ctx, host, NULL);
 		conf_free(cfg);
 		return i == 0 ? 0 : DAEMON_EX_TEMPFAIL;
 	}

@@ -1,0 +1,243 @@
+/*
+ * lmtpd_socket.c - the LMTP server's listening socket (lmtpd_socket.h).
+ *
+ * A unix socket file outlives a server that was killed, and bind() fails
+ * while it exists.  Removing it blindly would steal the socket from a
+ * server that still runs (two instances with different pid files), so we
+ * ask the socket itself: connect() succeeds (or fails with EAGAIN, a full
+ * backlog) when someone listens, and fails with ECONNREFUSED when the
+ * file is left over.  A path that is not a socket is never touched: it is
+ * somebody's file and the configuration is wrong.  The remaining window
+ * between our connect() and bind() is closed for two copies of the same
+ * configuration by the pid file lock, taken before this runs.
+ *
+ * The socket is created under a umask that already gives it the wanted
+ * mode, then chmod'ed (the umask can only take bits away), so there is no
+ * moment in which it is more open than configured.  This runs before any
+ * thread exists, so changing the process umask is safe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lmtpd_socket.h"
+
+int
+lmtpd_socket_parse_mode(const char *s, mode_t *mode)
+{
+	mode_t m = 0;
+	const char *p;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > 4)
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '7')
+			return -1;
+		m = (mode_t)(m * 8 + (mode_t)(*p - '0'));
+	}
+	if (m > 0777)
+		return -1;
+	*mode = m;
+	return 0;
+}
+
+static int
+parse_inet(const char *hp, struct lmtpd_addr *a, char *err, size_t errlen)
+{
+	const char *colon, *h = hp, *hend;
+	char *end;
+	long port;
+
+	if (hp[0] == '[') {
+		hend = strchr(hp, ']');
+		if (hend == NULL || hend[1] != ':')
+			goto bad;
+		h = hp + 1;
+		colon = hend + 1;
+	} else {
+		colon = strrchr(hp, ':');
+		if (colon == NULL || strchr(hp, ':') != colon)
+			goto bad; /* none, or an IPv6 address without brackets */
+		hend = colon;
+	}
+	if (hend == h || (size_t)(hend - h) >= sizeof(a->host))
+		goto bad;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno || port < 1 || port > 65535)
+		goto bad;
+	memcpy(a->host, h, (size_t)(hend - h));
+	a->host[hend - h] = '\0';
+	snprintf(a->port, sizeof(a->port), "%ld", port);
+	return 0;
+bad:
+	snprintf(err, errlen, "lmtp-socket \"inet:%s\": want inet:HOST:PORT "
+	         "(IPv6 in brackets)", hp);
+	return -1;
+}
+
+int
+lmtpd_socket_parse(const char *spec, struct lmtpd_addr *a, char *err,
+                   size_t errlen)
+{
+	const char *path = NULL;
+
+	memset(a, 0, sizeof(*a));
+	if (strncasecmp(spec, "unix:", 5) == 0)
+		path = spec + 5;
+	else if (strncasecmp(spec, "local:", 6) == 0)
+		path = spec + 6;
+	else if (spec[0] == '/')
+		path = spec;
+	else if (strncasecmp(spec, "inet:", 5) == 0)
+		return parse_inet(spec + 5, a, err, errlen);
+	else {
+		snprintf(err, errlen, "lmtp-socket \"%s\": want unix:/PATH or "
+		         "inet:HOST:PORT", spec);
+		return -1;
+	}
+	if (path[0] != '/' || strlen(path) >= sizeof(a->path)) {
+		snprintf(err, errlen, "lmtp-socket \"%s\": the path must be "
+		         "absolute and shorter than %zu bytes", spec,
+		         sizeof(a->path));
+		return -1;
+	}
+	a->is_unix = 1;
+	snprintf(a->path, sizeof(a->path), "%s", path);
+	return 0;
+}
+
+/* 0 when path is free now (absent, or a stale socket we removed). */
+static int
+clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, rc, saved;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket; not touching "
+		         "it", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	saved = errno;
+	close(fd);
+	if (rc == 0 || saved == EAGAIN) {
+		snprintf(err, errlen, "%s: something answers on this socket (is "
+		         "leafmail-deliver -L already running?)", path);
+		return -1;
+	}
+	if (saved == ENOENT)
+		return 0;
+	if (saved != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: cannot tell whether the socket is in "
+		         "use: %s", path, strerror(saved));
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		snprintf(err, errlen, "%s: cannot remove stale socket: %s", path,
+		         strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+open_unix(const struct lmtpd_addr *a, mode_t mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd, r;
+
+	if (clear_stale(a->path, err, errlen) != 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
+	old = umask((mode_t)(~mode & 0777));
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r != 0) {
+		snprintf(err, errlen, "bind %s: %s", a->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (chmod(a->path, mode) != 0 || listen(fd, 128) != 0) {
+		snprintf(err, errlen, "%s: %s", a->path, strerror(errno));
+		close(fd);
+		unlink(a->path);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+open_inet(const struct lmtpd_addr *a, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	int fd, r, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	r = getaddrinfo(a->host, a->port, &hints, &res);
+	if (r != 0) {
+		snprintf(err, errlen, "lmtp-socket %s:%s: %s", a->host, a->port,
+		         gai_strerror(r));
+		return -1;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC |
+	            SOCK_NONBLOCK, res->ai_protocol);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, 128) != 0) {
+		snprintf(err, errlen, "bind %s:%s: %s", a->host, a->port,
+		         strerror(errno));
+		close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int
+lmtpd_socket_open(const struct lmtpd_addr *a, mode_t mode, char *err,
+                  size_t errlen)
+{
+	return a->is_unix ? open_unix(a, mode, err, errlen)
+	                  : open_inet(a, err, errlen);
+}
