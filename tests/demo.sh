@@ -15,7 +15,10 @@
 # 127.0.0.2 accepted, and the relayed message leaving through the SSH
 # tunnel that tunneld opened for it; the relay table; mail for
 # bob@example.org delivered by leafmail-deliver into
-# ./demo/vhosts/example.org/bob/ and read back over IMAP.  It stops everything
+# ./demo/vhosts/example.org/bob/ and read back over IMAP; a message to a
+# partner site (a second private Postfix with its own milter and `umtp
+# receive`) crossing in one UMTP datagram while Postfix still delivers the
+# SMTP copy, and landing exactly once.  It stops everything
 # it started and exits 0 when every step went as expected (1 if not).
 # With --keep it leaves the servers running and prints how to use and
 # stop them.  Nothing outside ./demo is touched, except that the system
@@ -37,7 +40,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 69
 fi
 build=${LEAFMAIL_BUILD:-$src/build}
-for p in leafmail-relayd leafmail-milter leafmail-tunneld leafmail-deliver; do
+for p in leafmail-relayd leafmail-milter leafmail-tunneld leafmail-deliver umtp; do
 	if [ ! -x "$build/$p" ]; then
 		echo "demo: $build/$p is missing: run make first" >&2
 		exit 69
@@ -76,6 +79,7 @@ lm_ensure_user || die "cannot create the system user leafmail"
 SMTP=$(free_port) POP3=$(free_port) IMAP=$(free_port)
 SSHD_PORT=$(free_port) LISTEN_PORT=$(free_port)
 VHOSTS=$demo/vhosts
+SMTPB=$(free_port) INJB=$(free_port) UMTPB=$(free_port)
 mkdir -p /run/sshd "$VHOSTS"
 chown nobody:nogroup "$VHOSTS"
 
@@ -90,6 +94,18 @@ say "   log: $DC_LOG; mail: $VHOSTS/example.org/<user>/"
 step "leafmail-relayd: follows the Dovecot log, writes the relay table"
 LM_LOCAL_DOMAINS='"example.org"'
 lm_conf "$demo/leafmail" "$DC_LOG" 10m 5s
+# The partner site's domain has a UMTP peer: the milter shadows mail for
+# it in one datagram (a key both sites share, mode 0600).
+mkdir -p "$demo/keys"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$demo/keys/partner.key"
+chmod 0600 "$demo/keys/partner.key"
+sed -i 's/^milter {/milter {\n  umtp-shadow = true/' "$LM_CONF"
+cat >>"$LM_CONF" <<UMEOF
+umtp {
+  key-file = "$demo/keys/partner.key"
+  peer "partner.example" { address = "127.0.0.1:$UMTPB" }
+}
+UMEOF
 lm_relayd_start || die "leafmail-relayd did not start (see $LM_DIR/relayd.log)"
 say "   config: $LM_CONF"
 say "   table:  $LM_TABLE.lmdb (expire 10m)"
@@ -99,7 +115,7 @@ lm_milter_start || die "leafmail-milter did not start (see $LM_DIR/milter.log)"
 say "   socket: unix:$LM_SOCK"
 
 step "leafmail-deliver: the Maildir delivery agent for example.org"
-printf '%s\n' "alice@example.org" "bob@example.org 10M" >"$demo/leafmail/mailboxes"
+printf '%s\n' "alice@example.org" "bob@example.org 10M" "carol@partner.example" >"$demo/leafmail/mailboxes"
 cat >"$demo/leafmail/deliver.conf" <<DELEOF
 # leafmail-deliver runs as nobody, the owner of the Maildirs Dovecot serves
 deliver {
@@ -120,6 +136,7 @@ pf_start "$demo/postfix" "$SMTP" demo \
 	"relay_domains = static:ALL" \
 	"mynetworks = 127.0.0.1/32" \
 	"relayhost = [127.0.0.1]:$LISTEN_PORT" \
+	"transport_maps = inline:{ partner.example=smtp:[127.0.0.1]:$SMTPB }" \
 	"virtual_mailbox_domains = example.org" \
 	"virtual_mailbox_maps = static:OK" \
 	"virtual_transport = leafmail" \
@@ -143,6 +160,46 @@ step "leafmail-tunneld: relayhost 127.0.0.1:$LISTEN_PORT, opens ssh -L only when
 tn_conf "$demo/tunneld.conf" 'idle = "5s"' 'idle-jitter = "5s"'
 tn_start "$demo/tunneld.conf" || die "leafmail-tunneld did not start (see $demo/tunneld.log)"
 say "   ssh processes now: $(tn_ssh_count) (none until mail must leave)"
+
+step "The partner site: Postfix on 127.0.0.1:$SMTPB with its own milter (umtp-dedup), umtp receive on 127.0.0.1:$UMTPB"
+A_CONF=$LM_CONF A_DIR=$LM_DIR A_SOCK=$LM_SOCK A_TABLE=$LM_TABLE A_MILTER=$LM_MILTER_PID
+LM_LOCAL_DOMAINS='"partner.example"' lm_conf "$demo/partner" /dev/null 10m
+sed -i 's/^milter {/milter {\n  umtp-dedup = true/' "$LM_CONF"
+cat >>"$LM_CONF" <<UMEOF
+umtp {
+  listen = "127.0.0.1:$UMTPB"
+  key-file = "$demo/keys/partner.key"
+  inject = "smtp://127.0.0.1:$INJB"
+}
+UMEOF
+B_CONF=$LM_CONF B_DIR=$LM_DIR
+lm_milter_start || die "the partner's leafmail-milter did not start (see $B_DIR/milter.log)"
+B_MILTER=$LM_MILTER_PID
+pf_start "$demo/partner/postfix" "$SMTPB" partner \
+	"smtpd_milters = unix:$LM_SOCK" \
+	"milter_default_action = tempfail" \
+	"virtual_mailbox_domains = partner.example" \
+	"virtual_mailbox_maps = static:OK" \
+	"virtual_transport = leafmail" \
+	"leafmail_destination_recipient_limit = 1" || die "the partner's Postfix did not start"
+{
+	cat <<PFLINES
+leafmail  unix  -       n       n       -       -       pipe
+  flags=DRhu user=nobody argv=$build/leafmail-deliver -c $demo/leafmail/deliver.conf
+  -f \${sender} -a \${original_recipient} \${recipient}
+PFLINES
+	# the injection listener without milters (contrib/postfix/master.cf.umtp)
+	grep -v '^#' "$src/contrib/postfix/master.cf.umtp" | grep -v '^$' |
+		sed "s/^127.0.0.1:10026 /127.0.0.1:$INJB /"
+} >>"$demo/partner/postfix/etc/master.cf"
+postfix -c "$demo/partner/postfix/etc" reload >/dev/null 2>&1
+"$build/umtp" receive -f -c "$B_CONF" >>"$B_DIR/receive.log" 2>&1 &
+UMTP_PID=$!
+track_pid "$UMTP_PID"
+wait_for 10 grep -q 'listening on' "$B_DIR/receive.log" || die "umtp receive did not start (see $B_DIR/receive.log)"
+wait_for 10 _pf_answers "$INJB" || die "the partner's injection listener does not answer"
+say "   injection listener 127.0.0.1:$INJB (no milter); partner.example -> $VHOSTS/partner.example/"
+LM_CONF=$A_CONF LM_DIR=$A_DIR LM_SOCK=$A_SOCK LM_TABLE=$A_TABLE LM_MILTER_PID=$A_MILTER
 
 step "Relay from 127.0.0.2 before any login"
 r=$(pf_rcpt "$SMTP" 127.0.0.2 friend@remote.example)
@@ -213,6 +270,39 @@ else
 	say "   no 5.1.1 bounce logged for nobody@example.org"; failed=1
 fi
 
+step "A message to carol@partner.example: one UMTP datagram, the SMTP copy as the safety net, one copy lands"
+r=$(swaks --server 127.0.0.1 --port "$SMTP" --local-interface 127.0.0.2 \
+	--helo client.leafmail.test --from alice@example.org --to carol@partner.example \
+	--header "Subject: leafmail demo over UMTP" --body "Small enough for one datagram." \
+	--timeout 10 2>&1 | sed -n 's/^<-  \(250 2.0.0.*\)/\1/p' | tail -1)
+say "   message from alice (127.0.0.2) to carol@partner.example: ${r:-no 250}"
+expect "250 2.0.0" "$r"
+CN=$VHOSTS/partner.example/carol/new
+if wait_for 20 sh -c "ls '$CN' 2>/dev/null | grep -q ."; then
+	say "   delivered: $(ls "$CN" | head -1)"
+else
+	say "   nothing in $CN"; failed=1
+fi
+grep 'umtp shadow' "$A_DIR/milter.log" | tail -1 | sed 's/^/   sender milter: /'
+grep -E 'injected message|dropped duplicate' "$B_DIR/receive.log" | tail -1 | sed 's/^/   umtp receive: /'
+# the SMTP copy reaches the partner too; whichever came second is dropped
+if wait_for 20 sh -c "postqueue -c '$demo/postfix/etc' -p | grep -q 'Mail queue is empty'"; then
+	say "   the SMTP copy has left this site as well"
+else
+	say "   the SMTP copy is still queued here"; failed=1
+fi
+wait_for 10 sh -c "grep -q 'already delivered by UMTP' '$B_DIR/milter.log' || grep -q 'dropped duplicate' '$B_DIR/receive.log'"
+grep 'already delivered by UMTP' "$B_DIR/milter.log" | tail -1 | sed 's/^/   partner milter: /'
+sleep 1
+n=$(ls "$CN" 2>/dev/null | wc -l)
+if [ "$n" -eq 1 ]; then
+	via=smtp
+	grep -q '^X-Via: umtp' "$CN"/* && via=umtp
+	say "   carol's Maildir holds exactly one copy (it came by $via)"
+else
+	say "   carol's Maildir holds $n copies"; failed=1
+fi
+
 step "The relay table: $build/leafmail-relayd -c $LM_CONF -l"
 lm_list | while read -r ip exp; do
 	say "   $ip $exp   (until $(date -d "@$exp" '+%Y-%m-%d %H:%M:%S %Z' 2>/dev/null))"
@@ -226,7 +316,8 @@ if [ "$keep" = 1 ]; then
 	cat >"$demo/stop.sh" <<STOPEOF
 # stop the leafmail demo started by tests/demo.sh --keep
 postfix -c '$demo/postfix/etc' stop 2>/dev/null
-pids="$LM_MILTER_PID $LM_RELAYD_PID $TUNNELD_PID $SSHD_PID $dcpid $(cat "$demo/postfix/sink.pid" 2>/dev/null)"
+postfix -c '$demo/partner/postfix/etc' stop 2>/dev/null
+pids="$LM_MILTER_PID $B_MILTER $UMTP_PID $LM_RELAYD_PID $TUNNELD_PID $SSHD_PID $dcpid $(cat "$demo/postfix/sink.pid" "$demo/partner/postfix/sink.pid" 2>/dev/null)"
 kill \$pids 2>/dev/null
 n=100
 alive() { for p in \$pids; do kill -0 \$p 2>/dev/null && return 0; done; return 1; }

@@ -16,6 +16,7 @@ check "demo: relay refused before the login" grep -q "before login: 550 5.7.1" "
 check "demo: relay allowed after the POP3 login" grep -q "after login: 250 2.1.5" "$T/demo.out"
 check "demo: the relayed message crossed the SSH tunnel" grep -q "tunneld.log: .*ready after" "$T/demo.out"
 check "demo: Dovecot serves bob's message over IMAP" grep -q "over IMAP to bob: Subject: leafmail demo for bob" "$T/demo.out"
+check "demo: the UMTP message landed exactly once" grep -q "carol's Maildir holds exactly one copy" "$T/demo.out"
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$T/demo.out" | tail -40
 # nothing the demo started is still running (its processes all name $D;
 # the [d] keeps pgrep from matching this check's own command line)
