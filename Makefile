@@ -73,14 +73,24 @@ $(BUILD)/obj/%.o: %.c $(wildcard lib/*.h) $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/libleafmail.a: $(LIB_OBJS)
+# An archive is remade when its list of sources changes too (a file
+# moved or deleted), not only when an object is newer: ar would keep the
+# old member and the programs would link a stale copy.
+$(BUILD)/obj/%.srcs: FORCE
+	@mkdir -p $(@D)
+	@echo '$(if $(filter lib,$*),$(LIB_SRCS),$(call dir_srcs,$*))' | cmp -s - $@ || \
+		echo '$(if $(filter lib,$*),$(LIB_SRCS),$(call dir_srcs,$*))' >$@
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/libleafmail.a: $(LIB_OBJS) $(BUILD)/obj/lib.srcs
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJS)
 
 define privlib
-$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call dir_srcs,$(1)))
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call dir_srcs,$(1))) $(BUILD)/obj/$(1).srcs
 	@rm -f $$@
-	ar rcs $$@ $$^
+	ar rcs $$@ $$(patsubst %.c,$(BUILD)/obj/%.o,$$(call dir_srcs,$(1)))
 endef
 $(foreach d,$(PROGDIRS),$(if $(call dir_srcs,$(d)),$(eval $(call privlib,$(d)))))
 

@@ -1,15 +1,10 @@
 /*
  * lmtpd_socket.c - the LMTP server's listening socket (lmtpd_socket.h).
  *
- * A unix socket file outlives a server that was killed, and bind() fails
- * while it exists.  Removing it blindly would steal the socket from a
- * server that still runs (two instances with different pid files), so we
- * ask the socket itself: connect() succeeds (or fails with EAGAIN, a full
- * backlog) when someone listens, and fails with ECONNREFUSED when the
- * file is left over.  A path that is not a socket is never touched: it is
- * somebody's file and the configuration is wrong.  The remaining window
- * between our connect() and bind() is closed for two copies of the same
- * configuration by the pid file lock, taken before this runs.
+ * A file left by a dead server is removed by socket_clear_stale()
+ * (lib/unixsock.c, shared with the milter) only when nothing answers on
+ * it; the pid file lock, taken before this runs, keeps two copies of one
+ * configuration from racing for it.
  *
  * The socket is created under a umask that already gives it the wanted
  * mode, then chmod'ed (the umask can only take bits away), so there is no
@@ -29,25 +24,7 @@
 #include <unistd.h>
 
 #include "lmtpd_socket.h"
-
-int
-lmtpd_socket_parse_mode(const char *s, mode_t *mode)
-{
-	mode_t m = 0;
-	const char *p;
-
-	if (s == NULL || s[0] == '\0' || strlen(s) > 4)
-		return -1;
-	for (p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '7')
-			return -1;
-		m = (mode_t)(m * 8 + (mode_t)(*p - '0'));
-	}
-	if (m > 0777)
-		return -1;
-	*mode = m;
-	return 0;
-}
+#include "unixsock.h"
 
 static int
 parse_inet(const char *hp, struct lmtpd_addr *a, char *err, size_t errlen)
@@ -88,79 +65,24 @@ int
 lmtpd_socket_parse(const char *spec, struct lmtpd_addr *a, char *err,
                    size_t errlen)
 {
-	const char *path = NULL;
+	int r;
 
 	memset(a, 0, sizeof(*a));
-	if (strncasecmp(spec, "unix:", 5) == 0)
-		path = spec + 5;
-	else if (strncasecmp(spec, "local:", 6) == 0)
-		path = spec + 6;
-	else if (spec[0] == '/')
-		path = spec;
-	else if (strncasecmp(spec, "inet:", 5) == 0)
+	r = socket_unix_path(spec, a->path, sizeof(a->path));
+	if (r == 0 && strncasecmp(spec, "inet:", 5) == 0)
 		return parse_inet(spec + 5, a, err, errlen);
-	else {
+	if (r == 0) {
 		snprintf(err, errlen, "lmtp-socket \"%s\": want unix:/PATH or "
 		         "inet:HOST:PORT", spec);
 		return -1;
 	}
-	if (path[0] != '/' || strlen(path) >= sizeof(a->path)) {
+	if (r < 0 || a->path[0] != '/') {
 		snprintf(err, errlen, "lmtp-socket \"%s\": the path must be "
 		         "absolute and shorter than %zu bytes", spec,
 		         sizeof(a->path));
 		return -1;
 	}
 	a->is_unix = 1;
-	snprintf(a->path, sizeof(a->path), "%s", path);
-	return 0;
-}
-
-/* 0 when path is free now (absent, or a stale socket we removed). */
-static int
-clear_stale(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	int fd, rc, saved;
-
-	if (lstat(path, &st) != 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket; not touching "
-		         "it", path);
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	saved = errno;
-	close(fd);
-	if (rc == 0 || saved == EAGAIN) {
-		snprintf(err, errlen, "%s: something answers on this socket (is "
-		         "leafmail-deliver -L already running?)", path);
-		return -1;
-	}
-	if (saved == ENOENT)
-		return 0;
-	if (saved != ECONNREFUSED) {
-		snprintf(err, errlen, "%s: cannot tell whether the socket is in "
-		         "use: %s", path, strerror(saved));
-		return -1;
-	}
-	if (unlink(path) != 0 && errno != ENOENT) {
-		snprintf(err, errlen, "%s: cannot remove stale socket: %s", path,
-		         strerror(errno));
-		return -1;
-	}
 	return 0;
 }
 
@@ -171,7 +93,7 @@ open_unix(const struct lmtpd_addr *a, mode_t mode, char *err, size_t errlen)
 	mode_t old;
 	int fd, r;
 
-	if (clear_stale(a->path, err, errlen) != 0)
+	if (socket_clear_stale(a->path, err, errlen) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {

@@ -9,10 +9,8 @@
  *   lmtpd_socket_open(&addr, mode, err, errlen)
  *       A non-blocking listening socket (close-on-exec).  For a unix
  *       socket, a file left by a dead server is removed first, but only
- *       when nothing answers on it (see lmtpd_socket.c), and the socket
+ *       when nothing answers on it (lib/unixsock.h), and the socket
  *       gets mode (deliver.lmtp-socket-mode).  Returns the fd or -1.
- *   lmtpd_socket_parse_mode(s, &mode)
- *       "0660" -> 0660; -1 when not an octal mode of at most 0777.
  *
  * Nothing here logs or exits.
  */
@@ -33,6 +31,5 @@ int lmtpd_socket_parse(const char *spec, struct lmtpd_addr *a, char *err,
                        size_t errlen);
 int lmtpd_socket_open(const struct lmtpd_addr *a, mode_t mode, char *err,
                       size_t errlen);
-int lmtpd_socket_parse_mode(const char *s, mode_t *mode);
 
 #endif

@@ -51,6 +51,7 @@
 #include "lmtpd_socket.h"
 #include "log.h"
 #include "mailbox.h"
+#include "unixsock.h"
 
 #define PROG "leafmail-deliver"
 #define SENDER_MAX 1000
@@ -183,7 +184,7 @@ server_main(const char *conffile, int foreground, int test)
 	}
 	if (lmtpd_socket_parse(cfg_getstr(sec, "lmtp-socket"), &la, err,
 	                       sizeof(err)) != 0 ||
-	    lmtpd_socket_parse_mode(cfg_getstr(sec, "lmtp-socket-mode"),
+	    socket_parse_mode(cfg_getstr(sec, "lmtp-socket-mode"),
 	                            &mode) != 0) {
 		fprintf(stderr, "%s: %s\n", conffile, la.path[0] || la.host[0]
 		        ? "deliver: lmtp-socket-mode: not an octal mode <= 0777"

@@ -41,7 +41,7 @@
 #include "filter.h"
 #include "log.h"
 #include "relaytable.h"
-#include "socket.h"
+#include "unixsock.h"
 #include "table.h"
 #include "relayref.h"
 #include "reload.h"

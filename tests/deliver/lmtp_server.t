@@ -185,6 +185,13 @@ fi
 "$DELIVER" -c "$CFG" -L -f >"$T/s2.log" 2>&1
 rc=$?
 check "a second instance refuses (69), socket untouched" [ "$rc" -eq 69 ] && answers
+# Another configuration (its own run-dir, so no pid file conflict) naming
+# the same socket: the live socket is not stolen (lib/unixsock.c).
+sed "s|run-dir = \"$RUN\"|run-dir = \"$T/run2\"|" "$CFG" >"$T/other.conf"
+"$DELIVER" -c "$T/other.conf" -L -f >"$T/s2b.log" 2>&1
+rc=$?
+check "a server with another run-dir on the live socket: exit 69, clear message" \
+	[ "$rc" -eq 69 ] && grep -q "another process is listening on this socket (is leafmail-deliver already running?)" "$T/s2b.log" && answers
 stop_server
 check "TERM: exit 0 and socket removed" [ "$src" -eq 0 ] && [ ! -e "$SOCK" ]
 

@@ -248,7 +248,7 @@ write_conf "$T/other.conf" "$T/run2" "unix:$SOCK"
 "$M" -f -c "$T/other.conf" >"$T/other.out" 2>&1
 rc=$?
 check "another milter on the same socket: exit 69" test "$rc" -eq 69
-check "socket in use: clear message" grep -q "another milter is listening" "$T/other.out"
+check "socket in use: clear message" grep -q "another process is listening on this socket (is leafmail-milter already running?)" "$T/other.out"
 check "socket in use: socket left alone" test -S "$SOCK"
 mt "first milter still serves" 127.0.0.2 "<a@remote.example>" continue
 : >"$T/notsock"

@@ -1,18 +1,19 @@
 /*
- * socket.h - the milter's listening socket, before libmilter opens it.
+ * unixsock.h - a daemon's unix listening socket, before it is bound: the
+ * milter's (libmilter then opens it) and leafmail-deliver -L's.
  *
  *   socket_unix_path()    "unix:/p", "local:/p" or "/p" -> "/p"
- *   socket_parse_mode()   milter.socket-mode ("0660") -> mode_t
+ *   socket_parse_mode()   socket-mode keys ("0660") -> mode_t
  *   socket_clear_stale()  make room for a unix socket, the careful way
  *
- * A unix socket file outlives a milter that was killed, and binding fails
+ * A unix socket file outlives a daemon that was killed, and binding fails
  * while it exists.  Removing it unconditionally (smfi_opensocket(true))
- * would silently steal the socket from a milter that still runs, so
+ * would silently steal the socket from a daemon that still runs, so
  * socket_clear_stale() removes it only when it is a socket and connecting
  * to it is refused.  Nothing here logs or exits.
  */
-#ifndef LEAFMAIL_MILTER_SOCKET_H
-#define LEAFMAIL_MILTER_SOCKET_H
+#ifndef LEAFMAIL_UNIXSOCK_H
+#define LEAFMAIL_UNIXSOCK_H
 
 #include <stddef.h>
 #include <sys/types.h>

@@ -1,5 +1,5 @@
 /*
- * socket.c - preparing the milter's unix socket path (socket.h).
+ * unixsock.c - preparing a daemon's unix socket path (unixsock.h).
  *
  * socket_clear_stale() asks the socket itself whether anyone is home, as
  * OpenDKIM and other careful milters do: connect() succeeds (or fails with
@@ -7,11 +7,11 @@
  * ECONNREFUSED when the file is left over from a dead one.  There is a
  * window between our connect() and bind() in which a third process could
  * start on the same path; the pid file lock rules that out for two copies
- * of leafmail-milter with one configuration, which is the case that
+ * of one program with one configuration, which is the case that
  * matters.  A path that is not a socket is never removed: it is somebody's
  * file, and the configuration is wrong.
  */
-#include "socket.h"
+#include "unixsock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "log.h"
 
 int
 socket_unix_path(const char *spec, char *buf, size_t len)
@@ -97,9 +99,9 @@ socket_clear_stale(const char *path, char *err, size_t errlen)
 	close(fd);
 	if (rc == 0 || saved == EAGAIN) {
 		snprintf(err, errlen,
-		         "%s: another milter is listening on this socket "
-		         "(is leafmail-milter already running?)",
-		         path);
+		         "%s: another process is listening on this socket "
+		         "(is %s already running?)",
+		         path, log_progname());
 		return SOCKET_INUSE;
 	}
 	if (saved == ENOENT)
