@@ -35,7 +35,20 @@ dc_has_ipv6() {
 dc_start() {
 	DC_DIR=$1 DC_POP3_PORT=$2 DC_IMAP_PORT=$3
 	DC_CONF=$DC_DIR/dovecot.conf DC_LOG=$DC_DIR/dovecot.log
-	mkdir -p "$DC_DIR/run" "$DC_DIR/state" "$DC_DIR/mail" || return 1
+	mkdir -p "$DC_DIR/state" "$DC_DIR/mail" || return 1
+	# Dovecot's unix sockets live under base_dir, the deepest at
+	# token-login/imap-urlauth, and sun_path holds 107 bytes: under a
+	# long checkout path (the demo's ./demo/) base_dir is a short
+	# directory in /tmp that DIR/run points to.
+	_dcbase=$DC_DIR/run
+	if [ "${#_dcbase}" -gt 70 ] && [ ! -d "$_dcbase" ]; then
+		_dcbase=$(mktemp -d /tmp/lmdc.XXXXXX) || return 1
+		chmod 0755 "$_dcbase"
+		ln -s "$_dcbase" "$DC_DIR/run" || return 1
+	elif [ -L "$_dcbase" ]; then
+		_dcbase=$(readlink "$_dcbase")
+	fi
+	mkdir -p "$_dcbase" || return 1
 	chown nobody:nogroup "$DC_DIR/mail" || return 1
 	printf '%s\n' 'alice:{PLAIN}alicepw' 'bob:{PLAIN}bobpw' >"$DC_DIR/users"
 	chmod 0644 "$DC_DIR/users"
@@ -46,7 +59,7 @@ dc_start() {
 	_dcuid=$(id -u nobody) _dcgid=$(id -g nobody)
 	cat >"$DC_CONF" <<DCEOF
 # private test instance, written by tests/harness/dovecot.sh
-base_dir = $DC_DIR/run
+base_dir = $_dcbase
 state_dir = $DC_DIR/state
 instance_name = leafmail-test-$DC_POP3_PORT
 protocols = pop3 imap
@@ -121,6 +134,11 @@ dc_stop() {
 		sleep 0.1; _dcn=$((_dcn - 1))
 	done
 	kill -9 "$_dcp" 2>/dev/null
+	# A short base_dir made by dc_start goes with the instance.
+	if [ -L "$1/run" ]; then
+		_dcb=$(readlink "$1/run")
+		case $_dcb in /tmp/lmdc.*) rm -rf "$_dcb" "$1/run" ;; esac
+	fi
 	return 0
 }
 
