@@ -80,8 +80,6 @@ $(BUILD)/obj/%.srcs: FORCE
 	@mkdir -p $(@D)
 	@echo '$(if $(filter lib,$*),$(LIB_SRCS),$(call dir_srcs,$*))' | cmp -s - $@ || \
 		echo '$(if $(filter lib,$*),$(LIB_SRCS),$(call dir_srcs,$*))' >$@
-.PHONY: FORCE
-FORCE:
 
 $(BUILD)/libleafmail.a: $(LIB_OBJS) $(BUILD)/obj/lib.srcs
 	@rm -f $@
@@ -135,7 +133,7 @@ fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 # relinked every time, which costs a second.
 build-fuzz/%: tests/fuzz/%.c FORCE
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fsanitize=fuzzer-no-link" $(FUZZ_LIBS)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Irelayd -Imilter -Iumtp $(PKG_CFLAGS) -o $@ $< \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Irelayd -Imilter -Iumtp -Ideliver $(PKG_CFLAGS) -o $@ $< \
 		$(FUZZ_LIBS) $(LIBS)
 FORCE:
 
