@@ -1,6 +1,6 @@
 #!/bin/sh
 # fuzz.t - build the libFuzzer targets (tests/fuzz/fuzz_*.c, `make fuzz`)
-# and run each for FUZZ_SECONDS (default 20) seconds.
+# and run each for FUZZ_SECONDS (default 15) seconds.
 #
 # Seeds: tests/data/NAME/ for build-fuzz/fuzz_NAME, else tests/data/logparse/.
 # Text logs are split into one seed per line (whole files as seeds would set
@@ -14,7 +14,7 @@
 # targets are sanitizer builds already, so they run in the first pass only.
 . "$LEAFMAIL_SRC/tests/lib.sh"
 
-secs=${FUZZ_SECONDS:-20}
+secs=${FUZZ_SECONDS:-15}
 [ "${LEAFMAIL_SAN:-0}" = 1 ] && skip_all "fuzz targets ran in the normal pass"
 
 command -v clang >/dev/null 2>&1 || skip_all "clang not installed"
@@ -50,7 +50,7 @@ for f in "$S"/build-fuzz/fuzz_*; do
 	# -max_len: long enough for the long-line paths, short enough to
 	# keep 20 s useful; rss and per-input timeouts turn hangs and leaks
 	# into findings.
-	"$f" -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+	TMPDIR=$T "$f" -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$T/$name-" "$corpus" \
 		>"$T/$name.log" 2>&1
 	rc=$?
