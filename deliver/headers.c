@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "headers.h"
+#include "mailaddr.h"
 
 /* One logical header field: name and unfolded-value span in the message. */
 struct field {
@@ -74,22 +75,15 @@ name_is(const struct field *f, const char *name)
 static int
 value_is(const struct field *f, const char *addr)
 {
-	char v[1024];
-	size_t i, n = 0, s;
+	char v[1024], bare[1024];
+	size_t i, n = 0;
 
 	for (i = 0; i < f->vallen && n < sizeof(v) - 1; i++)
 		if (f->val[i] != '\r' && f->val[i] != '\n')
 			v[n++] = f->val[i];
 	v[n] = '\0';
-	for (s = 0; v[s] == ' ' || v[s] == '\t'; s++)
-		;
-	while (n > s && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		v[--n] = '\0';
-	if (v[s] == '<' && n > s + 1 && v[n - 1] == '>') {
-		s++;
-		v[--n] = '\0';
-	}
-	return strcasecmp(v + s, addr) == 0;
+	return mailaddr_strip(v, bare, sizeof(bare)) >= 0 &&
+	       strcasecmp(bare, addr) == 0;
 }
 
 void

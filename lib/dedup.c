@@ -2,6 +2,7 @@
  * dedup.c - the UMTP duplicate store on table.h (see dedup.h).
  */
 #include "dedup.h"
+#include "mailaddr.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -18,23 +19,17 @@ dedup_path(const char *state_dir, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* Copy s without surrounding blanks and one pair of angle brackets. */
+/* s without surrounding blanks and one pair of angle brackets; empty or
+ * longer than DEDUP_MAX_ID - 1 is refused. */
 static int
 strip(const char *s, char *out, size_t outlen, size_t *n)
 {
-	size_t b = 0, e = strlen(s);
+	long l = mailaddr_strip(s, out, outlen < DEDUP_MAX_ID ? outlen
+	                                                      : DEDUP_MAX_ID);
 
-	while (b < e && isspace((unsigned char)s[b]))
-		b++;
-	while (e > b && isspace((unsigned char)s[e - 1]))
-		e--;
-	if (e - b >= 2 && s[b] == '<' && s[e - 1] == '>')
-		b++, e--;
-	if (e == b || e - b >= outlen || e - b >= DEDUP_MAX_ID)
+	if (l <= 0)
 		return -1;
-	memcpy(out, s + b, e - b);
-	out[e - b] = '\0';
-	*n = e - b;
+	*n = (size_t)l;
 	return 0;
 }
 

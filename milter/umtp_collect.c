@@ -2,8 +2,8 @@
  * umtp_collect.c - keep one message for the UMTP hooks (umtp_collect.h).
  */
 #include "umtp_collect.h"
+#include "mailaddr.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,24 +31,6 @@ umtp_collect_free(struct umtp_collect *c)
 	memset(c, 0, sizeof *c);
 }
 
-int
-umtp_collect_addr(const char *s, char *out, size_t outlen)
-{
-	size_t b = 0, e = strlen(s);
-
-	while (b < e && isspace((unsigned char)s[b]))
-		b++;
-	while (e > b && isspace((unsigned char)s[e - 1]))
-		e--;
-	if (e - b >= 2 && s[b] == '<' && s[e - 1] == '>')
-		b++, e--;
-	if (e - b >= outlen)
-		return -1;
-	memcpy(out, s + b, e - b);
-	out[e - b] = '\0';
-	return 0;
-}
-
 static int
 nomem(struct umtp_collect *c)
 {
@@ -64,7 +46,7 @@ umtp_collect_sender(struct umtp_collect *c, const char *sender)
 	free(c->sender);
 	if ((c->sender = malloc(n)) == NULL)
 		return nomem(c);
-	umtp_collect_addr(sender, c->sender, n);
+	mailaddr_strip(sender, c->sender, n);
 	return 0;
 }
 

@@ -13,7 +13,6 @@
  *   umtp_collect_init/free
  *   umtp_collect_sender/rcpt/header/body   the callbacks' data
  *   umtp_collect_message()  header block + optional extra header + body
- *   umtp_collect_addr()     an address without blanks and angle brackets
  */
 #ifndef LEAFMAIL_MILTER_UMTP_COLLECT_H
 #define LEAFMAIL_MILTER_UMTP_COLLECT_H
@@ -58,6 +57,5 @@ int umtp_collect_message(const struct umtp_collect *c, const char *extra_name,
                          const char *extra_value, char **out, size_t *outlen);
 /* s without surrounding blanks and one pair of <>; -1 when it does not
  * fit outlen. */
-int umtp_collect_addr(const char *s, char *out, size_t outlen);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "logsafe.h"
+#include "mailaddr.h"
 #include "umtp_out.h"
 
 struct umtp_peer *
@@ -30,7 +31,7 @@ umtp_shadow_peer_of(struct umtp_peers *peers, const char *rcpt)
 	char a[UMTP_MAX_FIELD + 1];
 	const char *at;
 
-	if (umtp_collect_addr(rcpt, a, sizeof a) < 0 ||
+	if (mailaddr_strip(rcpt, a, sizeof a) < 0 ||
 	    (at = strrchr(a, '@')) == NULL || at[1] == '\0')
 		return NULL;
 	return umtp_peers_find_domain(peers, at + 1);
@@ -124,7 +125,7 @@ umtp_shadow_send(struct umtp_peers *peers, const struct umtp_collect *c,
 		of[i] = umtp_shadow_peer_of(peers, c->rcpts[i]);
 		if (of[i] == NULL)
 			continue;
-		if (umtp_collect_addr(c->rcpts[i], addrs[i], sizeof addrs[i]) < 0 ||
+		if (mailaddr_strip(c->rcpts[i], addrs[i], sizeof addrs[i]) < 0 ||
 		    !umtp_addr_ok(addrs[i], 0)) {
 			char safe[128];
 			logsafe_str(c->rcpts[i], safe, sizeof safe);
