@@ -4,7 +4,8 @@
  * A file left by a dead server is removed by socket_clear_stale()
  * (lib/unixsock.c, shared with the milter) only when nothing answers on
  * it; the pid file lock, taken before this runs, keeps two copies of one
- * configuration from racing for it.
+ * configuration from racing for it.  inet: addresses are read and
+ * opened by lib/listen.c, as tunneld's listeners are.
  *
  * The socket is created under a umask that already gives it the wanted
  * mode, then chmod'ed (the umask can only take bits away), so there is no
@@ -12,8 +13,6 @@
  * thread exists, so changing the process umask is safe.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,42 +22,31 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "lmtpd_socket.h"
 #include "unixsock.h"
 
 static int
 parse_inet(const char *hp, struct lmtpd_addr *a, char *err, size_t errlen)
 {
-	const char *colon, *h = hp, *hend;
-	char *end;
-	long port;
+	char *host, *port;
+	int ok;
 
-	if (hp[0] == '[') {
-		hend = strchr(hp, ']');
-		if (hend == NULL || hend[1] != ':')
-			goto bad;
-		h = hp + 1;
-		colon = hend + 1;
-	} else {
-		colon = strrchr(hp, ':');
-		if (colon == NULL || strchr(hp, ':') != colon)
-			goto bad; /* none, or an IPv6 address without brackets */
-		hend = colon;
+	if (hostport_split(hp, &host, &port) != 0) {
+		snprintf(err, errlen, "lmtp-socket \"inet:%s\": want inet:HOST:PORT "
+		         "(IPv6 in brackets)", hp);
+		return -1;
 	}
-	if (hend == h || (size_t)(hend - h) >= sizeof(a->host))
-		goto bad;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno || port < 1 || port > 65535)
-		goto bad;
-	memcpy(a->host, h, (size_t)(hend - h));
-	a->host[hend - h] = '\0';
-	snprintf(a->port, sizeof(a->port), "%ld", port);
-	return 0;
-bad:
-	snprintf(err, errlen, "lmtp-socket \"inet:%s\": want inet:HOST:PORT "
-	         "(IPv6 in brackets)", hp);
-	return -1;
+	ok = hostport_port_ok(port) && strlen(host) < sizeof(a->host);
+	if (ok) {
+		snprintf(a->host, sizeof(a->host), "%s", host);
+		snprintf(a->port, sizeof(a->port), "%s", port);
+	} else
+		snprintf(err, errlen, "lmtp-socket \"inet:%s\": want inet:HOST:PORT "
+		         "with a port in 1..65535", hp);
+	free(host);
+	free(port);
+	return ok ? 0 : -1;
 }
 
 int
@@ -120,46 +108,10 @@ open_unix(const struct lmtpd_addr *a, mode_t mode, char *err, size_t errlen)
 	return fd;
 }
 
-static int
-open_inet(const struct lmtpd_addr *a, char *err, size_t errlen)
-{
-	struct addrinfo hints, *res = NULL;
-	int fd, r, one = 1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	r = getaddrinfo(a->host, a->port, &hints, &res);
-	if (r != 0) {
-		snprintf(err, errlen, "lmtp-socket %s:%s: %s", a->host, a->port,
-		         gai_strerror(r));
-		return -1;
-	}
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC |
-	            SOCK_NONBLOCK, res->ai_protocol);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		freeaddrinfo(res);
-		return -1;
-	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, 128) != 0) {
-		snprintf(err, errlen, "bind %s:%s: %s", a->host, a->port,
-		         strerror(errno));
-		close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 int
 lmtpd_socket_open(const struct lmtpd_addr *a, mode_t mode, char *err,
                   size_t errlen)
 {
 	return a->is_unix ? open_unix(a, mode, err, errlen)
-	                  : open_inet(a, err, errlen);
+	                  : listen_inet(a->host, a->port, err, errlen);
 }

@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "duration.h"
+#include "listen.h"
 
 struct errbuf {
 	char *buf;
@@ -123,24 +124,20 @@ v_mode(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* "HOST:PORT", "[V6]:PORT". */
+/* "HOST:PORT", "[V6]:PORT" (lib/listen.c reads them the same way). */
 static int
 v_hostport(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *v = cfg_opt_getnstr(opt, 0);
-	const char *colon = v ? strrchr(v, ':') : NULL;
-	char *end;
-	long port;
+	char *host = NULL, *port = NULL;
+	int ok = v != NULL && hostport_split(v, &host, &port) == 0 &&
+	         hostport_port_ok(port);
 
-	if (colon == NULL || colon == v) {
-		cfg_error(cfg, "%s: \"%s\" is not HOST:PORT", opt->name, v ? v : "");
-		return -1;
-	}
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || colon[1] == '\0' || port < 1 || port > 65535 ||
-	    (strchr(v, ':') != colon && v[0] != '[')) {
+	free(host);
+	free(port);
+	if (!ok) {
 		cfg_error(cfg, "%s: \"%s\" is not HOST:PORT (write IPv6 "
-		          "addresses in brackets)", opt->name, v);
+		          "addresses in brackets)", opt->name, v ? v : "");
 		return -1;
 	}
 	return 0;

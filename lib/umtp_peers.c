@@ -15,35 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "secret.h"
-
-int
-umtp_peers_hostport_split(const char *s, char **host, char **port)
-{
-	const char *colon = strrchr(s, ':');
-	const char *h = s;
-	size_t hl;
-
-	if (colon == NULL || colon == s || colon[1] == '\0')
-		return -1;
-	hl = (size_t)(colon - s);
-	if (s[0] == '[') {
-		if (hl < 3 || s[hl - 1] != ']')
-			return -1;
-		h = s + 1;
-		hl -= 2;
-	} else if (memchr(s, ':', hl) != NULL) {
-		return -1; /* IPv6 must be in brackets */
-	}
-	*host = strndup(h, hl);
-	*port = strdup(colon + 1);
-	if (*host == NULL || *port == NULL) {
-		free(*host);
-		free(*port);
-		return -1;
-	}
-	return 0;
-}
 
 static int
 resolve(struct umtp_peer *peer, char *err, size_t errlen)
@@ -98,7 +71,7 @@ umtp_peers_load(cfg_t *umtp, int do_resolve, struct umtp_peers *p, char *err,
 			         peer->domain);
 			goto fail;
 		}
-		if (umtp_peers_hostport_split(addr, &peer->host, &peer->port) < 0) {
+		if (hostport_split(addr, &peer->host, &peer->port) < 0) {
 			snprintf(err, errlen, "umtp peer \"%s\": bad address \"%s\"",
 			         peer->domain, addr);
 			goto fail;

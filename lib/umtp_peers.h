@@ -12,7 +12,6 @@
  *   umtp_peers_read_key()   read one peer's key (send reads only the one it uses)
  *   umtp_peers_read_keys()  read every key (receive, before dropping privileges)
  *   umtp_peers_find_domain(), umtp_peers_find_address(), umtp_peers_match_source()
- *   umtp_peers_hostport_split() "host:port" or "[v6]:port" into its two parts
  */
 #ifndef LEAFMAIL_UMTP_PEERS_H
 #define LEAFMAIL_UMTP_PEERS_H
@@ -46,7 +45,6 @@ struct umtp_peers {
 	struct umtp_peer def; /* umtp.key-file, protocol 2, any source */
 };
 
-int umtp_peers_hostport_split(const char *s, char **host, char **port);
 int umtp_peers_load(cfg_t *umtp, int resolve, struct umtp_peers *p, char *err,
                size_t errlen);
 void umtp_peers_free(struct umtp_peers *p);

@@ -1,76 +1,34 @@
 /*
  * listener.c - listening sockets and free loopback ports (see listener.h).
  *
- * The listen address is resolved with getaddrinfo (numeric service), so
- * "127.0.0.1:10025", "[::1]:10025" and "localhost:10025" all work; the
- * first address returned is used.  The backlog is SOMAXCONN: a burst of
- * Postfix deliveries must not see refused connections while we accept.
+ * The listen address goes through lib/listen.c, so "127.0.0.1:10025",
+ * "[::1]:10025" and "localhost:10025" all work, with a SOMAXCONN backlog:
+ * a burst of Postfix deliveries must not see refused connections.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "listener.h"
 
 int
 listener_open(const char *hostport, char *err, size_t errlen)
 {
-	char host[256], port[16];
-	const char *colon = strrchr(hostport, ':');
-	struct addrinfo hints, *res = NULL;
-	size_t hl;
-	int fd, one = 1, rc;
+	char *host, *port;
+	int fd;
 
-	if (colon == NULL || strlen(colon + 1) >= sizeof port) {
+	if (hostport_split(hostport, &host, &port) != 0) {
 		snprintf(err, errlen, "listen \"%s\" is not HOST:PORT", hostport);
 		return -1;
 	}
-	hl = (size_t)(colon - hostport);
-	if (hl >= 2 && hostport[0] == '[' && hostport[hl - 1] == ']') {
-		hostport++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof host) {
-		snprintf(err, errlen, "listen \"%s\": bad host", hostport);
-		return -1;
-	}
-	memcpy(host, hostport, hl);
-	host[hl] = '\0';
-	snprintf(port, sizeof port, "%s", colon + 1);
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "listen %s:%s: %s", host, port,
-		         gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	            0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		freeaddrinfo(res);
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (res->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, SOMAXCONN) != 0) {
-		snprintf(err, errlen, "listen on %s:%s: %s", host, port,
-		         strerror(errno));
-		close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
+	fd = listen_inet(host, port, err, errlen);
+	free(host);
+	free(port);
 	return fd;
 }
 

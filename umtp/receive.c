@@ -50,6 +50,7 @@
 #include "daemon.h"
 #include "dedup.h"
 #include "inject.h"
+#include "listen.h"
 #include "log.h"
 #include "umtp_peers.h"
 #include "replay.h"
@@ -472,7 +473,7 @@ receive_main(int argc, char **argv)
 	if (argc == 2) {
 		host = strdup(argv[0]);
 		port = strdup(argv[1]);
-	} else if (umtp_peers_hostport_split(cfg_getstr(sec, "listen"), &host, &port) < 0) {
+	} else if (hostport_split(cfg_getstr(sec, "listen"), &host, &port) < 0) {
 		log_warnx("umtp.listen: bad address");
 		goto out;
 	}
