@@ -153,9 +153,10 @@ toolong:
 }
 
 #ifdef LEAFMAIL_PGSQL
-#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+
+#include "dynlib.h"
 
 #define TEXTOID 25
 #define LIBPQ "libpq.so.5"
@@ -183,36 +184,26 @@ static char pq_error[256]; /* empty when loaded */
 static void
 pq_load_once(void)
 {
-	void *h = dlopen(LIBPQ, RTLD_NOW | RTLD_LOCAL);
-	const char *missing = NULL;
-
-	if (h == NULL) {
-		snprintf(pq_error, sizeof(pq_error), "%s", dlerror());
-		return;
-	}
-#define SYM(field, name)                                                     \
-	do {                                                                     \
-		*(void **)(&pq.field) = dlsym(h, name);                              \
-		if (pq.field == NULL && missing == NULL)                             \
-			missing = name;                                                  \
-	} while (0)
-	SYM(connectdbParams, "PQconnectdbParams");
-	SYM(status, "PQstatus");
-	SYM(errorMessage, "PQerrorMessage");
-	SYM(finish, "PQfinish");
-	SYM(execParams, "PQexecParams");
-	SYM(resultStatus, "PQresultStatus");
-	SYM(ntuples, "PQntuples");
-	SYM(nfields, "PQnfields");
-	SYM(fname, "PQfname");
-	SYM(getisnull, "PQgetisnull");
-	SYM(getvalue, "PQgetvalue");
-	SYM(resultErrorMessage, "PQresultErrorMessage");
-	SYM(resultErrorField, "PQresultErrorField");
-	SYM(clear, "PQclear");
-#undef SYM
-	if (missing != NULL)
-		snprintf(pq_error, sizeof(pq_error), "%s: no %s", LIBPQ, missing);
+#define S(field, name) {name, (void **)&pq.field}
+	static const struct dynlib_sym syms[] = {
+	    S(connectdbParams, "PQconnectdbParams"),
+	    S(status, "PQstatus"),
+	    S(errorMessage, "PQerrorMessage"),
+	    S(finish, "PQfinish"),
+	    S(execParams, "PQexecParams"),
+	    S(resultStatus, "PQresultStatus"),
+	    S(ntuples, "PQntuples"),
+	    S(nfields, "PQnfields"),
+	    S(fname, "PQfname"),
+	    S(getisnull, "PQgetisnull"),
+	    S(getvalue, "PQgetvalue"),
+	    S(resultErrorMessage, "PQresultErrorMessage"),
+	    S(resultErrorField, "PQresultErrorField"),
+	    S(clear, "PQclear"),
+	};
+#undef S
+	dynlib_load(LIBPQ, syms, sizeof syms / sizeof syms[0], pq_error,
+	            sizeof pq_error);
 }
 
 static int

@@ -48,9 +48,10 @@
 #include "mailbox.h"
 
 #ifdef LEAFMAIL_SQLITE
-#include <dlfcn.h>
 #include <pthread.h>
 #include <sqlite3.h>
+
+#include "dynlib.h"
 
 #define LIBSQLITE "libsqlite3.so.0"
 
@@ -78,38 +79,27 @@ static char sq_error[256]; /* empty when loaded */
 static void
 sq_load_once(void)
 {
-	void *h = dlopen(LIBSQLITE, RTLD_NOW | RTLD_LOCAL);
-	const char *missing = NULL;
-
-	if (h == NULL) {
-		snprintf(sq_error, sizeof(sq_error), "%s", dlerror());
-		return;
-	}
-#define SYM(field, name)                                                     \
-	do {                                                                     \
-		*(void **)(&sq.field) = dlsym(h, name);                              \
-		if (sq.field == NULL && missing == NULL)                             \
-			missing = name;                                                  \
-	} while (0)
-	SYM(open_v2, "sqlite3_open_v2");
-	SYM(errmsg, "sqlite3_errmsg");
-	SYM(close, "sqlite3_close");
-	SYM(busy_timeout, "sqlite3_busy_timeout");
-	SYM(prepare_v2, "sqlite3_prepare_v2");
-	SYM(finalize, "sqlite3_finalize");
-	SYM(step, "sqlite3_step");
-	SYM(bind_parameter_count, "sqlite3_bind_parameter_count");
-	SYM(bind_parameter_name, "sqlite3_bind_parameter_name");
-	SYM(bind_text, "sqlite3_bind_text");
-	SYM(column_count, "sqlite3_column_count");
-	SYM(column_name, "sqlite3_column_name");
-	SYM(column_type, "sqlite3_column_type");
-	SYM(column_text, "sqlite3_column_text");
-	SYM(column_int64, "sqlite3_column_int64");
-#undef SYM
-	if (missing != NULL)
-		snprintf(sq_error, sizeof(sq_error), "%s: no %s", LIBSQLITE,
-		         missing);
+#define S(field, name) {name, (void **)&sq.field}
+	static const struct dynlib_sym syms[] = {
+	    S(open_v2, "sqlite3_open_v2"),
+	    S(errmsg, "sqlite3_errmsg"),
+	    S(close, "sqlite3_close"),
+	    S(busy_timeout, "sqlite3_busy_timeout"),
+	    S(prepare_v2, "sqlite3_prepare_v2"),
+	    S(finalize, "sqlite3_finalize"),
+	    S(step, "sqlite3_step"),
+	    S(bind_parameter_count, "sqlite3_bind_parameter_count"),
+	    S(bind_parameter_name, "sqlite3_bind_parameter_name"),
+	    S(bind_text, "sqlite3_bind_text"),
+	    S(column_count, "sqlite3_column_count"),
+	    S(column_name, "sqlite3_column_name"),
+	    S(column_type, "sqlite3_column_type"),
+	    S(column_text, "sqlite3_column_text"),
+	    S(column_int64, "sqlite3_column_int64"),
+	};
+#undef S
+	dynlib_load(LIBSQLITE, syms, sizeof syms / sizeof syms[0], sq_error,
+	            sizeof sq_error);
 }
 
 static int
