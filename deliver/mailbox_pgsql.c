@@ -20,9 +20,8 @@
  * is a temporary failure (4.3.0, exit 75).  SQL the server rejects as
  * wrong (SQLSTATE classes 42 syntax/undefined object, 22 data, 0A not
  * supported) and a bad quota or maildir in a row are configuration errors
- * (4.3.5, 78).  Each lookup opens its own connection and closes it: right
- * for one process per message; the LMTP server pays one connection per
- * recipient (a pooler such as pgbouncer on a unix socket keeps that cheap).
+ * (4.3.5, 78).  Connections are kept between lookups (the pool below),
+ * so the LMTP server and -l sessions do not connect once per recipient.
  *
  * libpq is loaded with dlopen() on the first pgsql: lookup, not linked:
  * linking it makes every process start load and relocate some twenty
@@ -36,6 +35,7 @@
  * missing.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -303,6 +303,104 @@ run(PGconn *c, const char *what, const char *sql, const char *const vals[3],
 	return st;
 }
 
+/*
+ * Connections kept between lookups.  The LMTP server (-L) and an -l
+ * session look up every recipient; a new connection each time costs a
+ * backend fork and an authentication.  Idle connections wait here, at
+ * most PG_POOL, each with the conninfo it was opened with, and are taken
+ * by one lookup at a time.  A pooled connection the server has meanwhile
+ * dropped (a restart) fails its query; the lookup is then tried once more
+ * on a fresh connection, so a database that is back costs no tempfail.
+ * The pool is closed at exit, so a pipe-mode delivery leaves the server
+ * a clean goodbye rather than a lost connection in its log.
+ */
+#define PG_POOL 8
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pooled {
+	PGconn *c;
+	char *conninfo;
+} pool[PG_POOL];
+static int npool;
+static pthread_once_t pool_exit_once = PTHREAD_ONCE_INIT;
+
+static void
+pool_close_all(void)
+{
+	pthread_mutex_lock(&pool_mu);
+	while (npool > 0) {
+		npool--;
+		pq.finish(pool[npool].c);
+		free(pool[npool].conninfo);
+	}
+	pthread_mutex_unlock(&pool_mu);
+}
+
+static void
+pool_register_exit(void)
+{
+	atexit(pool_close_all);
+}
+
+/* An idle connection opened with conninfo, or NULL. */
+static PGconn *
+pool_take(const char *conninfo)
+{
+	PGconn *c = NULL;
+
+	pthread_mutex_lock(&pool_mu);
+	for (int i = npool - 1; i >= 0; i--) {
+		if (strcmp(pool[i].conninfo, conninfo) != 0)
+			continue;
+		c = pool[i].c;
+		free(pool[i].conninfo);
+		pool[i] = pool[--npool];
+		break;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return c;
+}
+
+/* Keep c for the next lookup when it is healthy and there is room. */
+static void
+pool_put(PGconn *c, const char *conninfo)
+{
+	char *ci = NULL;
+
+	if (pq.status(c) == CONNECTION_OK && (ci = strdup(conninfo)) != NULL) {
+		pthread_once(&pool_exit_once, pool_register_exit);
+		pthread_mutex_lock(&pool_mu);
+		if (npool < PG_POOL) {
+			pool[npool].c = c;
+			pool[npool].conninfo = ci;
+			npool++;
+			c = NULL;
+			ci = NULL;
+		}
+		pthread_mutex_unlock(&pool_mu);
+	}
+	free(ci);
+	if (c != NULL)
+		pq.finish(c);
+}
+
+static enum mailbox_status
+queries(PGconn *c, const struct mailbox_conf *mc, const char *const vals[3],
+        struct mailbox *mb, char *err, size_t errlen)
+{
+	enum mailbox_status st = MAILBOX_OK;
+
+	if (mc->domain_query != NULL) {
+		st = run(c, "domain-query", mc->domain_query, vals, NULL, err,
+		         errlen);
+		if (st == MAILBOX_NOUSER)
+			st = MAILBOX_NODOMAIN;
+	}
+	if (st == MAILBOX_OK)
+		st = run(c, "mailbox-query", mc->mailbox_query, vals, mb, err,
+		         errlen);
+	return st;
+}
+
 enum mailbox_status
 mailbox_pgsql_lookup(const char *conninfo, const struct mailbox_conf *mc,
                      const char *local, const char *domain,
@@ -313,7 +411,7 @@ mailbox_pgsql_lookup(const char *conninfo, const struct mailbox_conf *mc,
 	const char *const kvals[] = {"5", conninfo, NULL};
 	const char *vals[3];
 	char address[512];
-	enum mailbox_status st = MAILBOX_OK;
+	enum mailbox_status st;
 	PGconn *c;
 
 	if (mc->mailbox_query == NULL) {
@@ -327,6 +425,16 @@ mailbox_pgsql_lookup(const char *conninfo, const struct mailbox_conf *mc,
 	vals[0] = local;
 	vals[1] = domain;
 	vals[2] = address;
+	while ((c = pool_take(conninfo)) != NULL) {
+		st = queries(c, mc, vals, mb, err, errlen);
+		if (st != MAILBOX_TEMPFAIL || pq.status(c) == CONNECTION_OK) {
+			pool_put(c, conninfo);
+			return st;
+		}
+		/* The server dropped it while it waited: try the next one,
+		 * then a fresh connection. */
+		pq.finish(c);
+	}
 	c = pq.connectdbParams(keys, kvals, 1);
 	if (c == NULL || pq.status(c) != CONNECTION_OK) {
 		/* the message names host and socket, never the password */
@@ -335,16 +443,8 @@ mailbox_pgsql_lookup(const char *conninfo, const struct mailbox_conf *mc,
 		pq.finish(c);
 		return MAILBOX_TEMPFAIL;
 	}
-	if (mc->domain_query != NULL) {
-		st = run(c, "domain-query", mc->domain_query, vals, NULL, err,
-		         errlen);
-		if (st == MAILBOX_NOUSER)
-			st = MAILBOX_NODOMAIN;
-	}
-	if (st == MAILBOX_OK)
-		st = run(c, "mailbox-query", mc->mailbox_query, vals, mb, err,
-		         errlen);
-	pq.finish(c);
+	st = queries(c, mc, vals, mb, err, errlen);
+	pool_put(c, conninfo);
 	return st;
 }
 

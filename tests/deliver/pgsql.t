@@ -11,7 +11,10 @@
 # parameters); a maildir leaving maildir-base, bad SQL, a positional $1
 # and an unknown :name are configuration errors (78); the database
 # stopped is a temporary failure (4.3.0, 75), and delivery works again
-# once it is back.  Skipped when the binary has no PostgreSQL support.
+# once it is back.  An -l session looks up every recipient over one kept
+# connection, replaces it when the server dropped it (a restart) instead
+# of failing, and every process says goodbye to the server (no "unexpected
+# EOF" in its log).  Skipped when the binary has no PostgreSQL support.
 . "$LEAFMAIL_SRC/tests/lib.sh"
 . "$S/tests/deliver/common.sh"
 
@@ -38,7 +41,7 @@ as_pg "$PGBIN/initdb" -D "$PGD" -U postgres --auth=trust -E UTF8 \
 	--no-sync >"$T/initdb.log" 2>&1 || { cat "$T/initdb.log"; skip_all "initdb failed"; }
 pg_up() {
 	as_pg "$PGBIN/pg_ctl" -D "$PGD" -l "$T/pg.log" -w -t 30 \
-		-o "-k $PGS -p $PGPORT -c listen_addresses= -c fsync=off" start >/dev/null
+		-o "-k $PGS -p $PGPORT -c listen_addresses= -c fsync=off -c log_connections=on" start >/dev/null
 }
 pg_down() { as_pg "$PGBIN/pg_ctl" -D "$PGD" -m fast -w stop >/dev/null 2>&1; }
 if ! pg_up; then
@@ -145,3 +148,28 @@ check "database stopped: nothing delivered" [ "$(count "$BASE/example.net/carol-
 pg_up
 dl carol@example.net <"$T/m"
 expect "database back: delivered" 0 "2.0.0"
+
+# --- connections kept between lookups ---
+conns() { grep -c 'connection authorized' "$T/pg.log"; }
+c0=$(conns)
+printf 'LHLO t\r\nMAIL FROM:<s@x.net>\r\nRCPT TO:<carol@example.net>\r\nRCPT TO:<small@example.net>\r\nRCPT TO:<gone@example.net>\r\nQUIT\r\n' |
+	"$DELIVER" -c "$CFG" -l >"$T/l1.out" 2>&1
+check "-l session: two recipients known, one unknown" \
+	[ "$(grep -c '^250 2.1.5' "$T/l1.out")" -eq 2 ] && grep -q '^550 5.1.1' "$T/l1.out"
+check "-l session: three lookups over one connection" [ $(($(conns) - c0)) -eq 1 ]
+
+mkfifo "$T/lin"
+"$DELIVER" -c "$CFG" -l <"$T/lin" >"$T/l2.out" 2>&1 &
+LP=$!
+track_pid "$LP"
+exec 3>"$T/lin"
+printf 'LHLO t\r\nMAIL FROM:<s@x.net>\r\nRCPT TO:<carol@example.net>\r\n' >&3
+wait_for 10 grep -q '^250 2.1.5' "$T/l2.out"
+pg_down
+pg_up
+printf 'RCPT TO:<carol@example.net>\r\nQUIT\r\n' >&3
+exec 3>&-
+wait "$LP"
+check "-l session across a database restart: the dropped connection is replaced, no tempfail" \
+	[ "$(grep -c '^250 2.1.5' "$T/l2.out")" -eq 2 ] && ! grep -q '^4' "$T/l2.out"
+check "every process closed its connections cleanly" sh -c "! grep -q 'unexpected EOF on client connection' '$T/pg.log'"
