@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "conf.h"
 #include "duration.h"
@@ -193,6 +194,38 @@ v_milter_socket(cfg_t *cfg, cfg_opt_t *opt)
 	return -1;
 }
 
+/* relay.store, umtp.dedup-store */
+static int
+v_store(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && (strcmp(v, "lmdb") == 0 || strcmp(v, "redis") == 0))
+		return 0;
+	cfg_error(cfg, "%s: must be \"lmdb\" or \"redis\"", opt->name);
+	return -1;
+}
+
+/* redis.address: HOST:PORT or unix:/PATH (sun_path holds 107 bytes). */
+static int
+v_redis_address(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && strncmp(v, "unix:/", 6) == 0) {
+		if (strlen(v + 5) < sizeof(((struct sockaddr_un *)0)->sun_path))
+			return 0;
+		cfg_error(cfg, "%s: socket path too long", opt->name);
+		return -1;
+	}
+	if (v != NULL && strncmp(v, "unix:", 5) == 0) {
+		cfg_error(cfg, "%s: \"%s\": the socket path must be absolute",
+		          opt->name, v);
+		return -1;
+	}
+	return v_hostport(cfg, opt);
+}
+
 static int
 v_protocol(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -265,6 +298,7 @@ static cfg_opt_t relay_opts[] = {
 	CFG_STR("expire", "30m", CFGF_NONE),
 	CFG_STR_LIST("ignore-networks", "{127.0.0.0/8, ::1/128}", CFGF_NONE),
 	CFG_STR("sweep-interval", "5s", CFGF_NONE),
+	CFG_STR("store", "lmdb", CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t source_opts[] = {
@@ -307,6 +341,7 @@ static cfg_opt_t umtp_opts[] = {
 	CFG_INT("replay-cache-size", 262144, CFGF_NONE),
 	CFG_INT("socket-buffer", 16777216, CFGF_NONE),
 	CFG_STR("dedup-sweep-interval", "10m", CFGF_NONE),
+	CFG_STR("dedup-store", "lmdb", CFGF_NONE),
 	CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()};
 
@@ -343,6 +378,15 @@ static cfg_opt_t deliver_opts[] = {
 	CFG_STR("mailbox-query", NULL, CFGF_NODEFAULT),
 	CFG_END()};
 
+static cfg_opt_t redis_opts[] = {
+	CFG_STR("address", NULL, CFGF_NODEFAULT),
+	CFG_STR("password-file", NULL, CFGF_NODEFAULT),
+	CFG_STR("username", NULL, CFGF_NODEFAULT),
+	CFG_INT("database", 0, CFGF_NONE),
+	CFG_STR("key-prefix", "leafmail:", CFGF_NONE),
+	CFG_STR("timeout", "2s", CFGF_NONE),
+	CFG_END()};
+
 static cfg_opt_t root_opts[] = {
 	CFG_STR("user", "leafmail", CFGF_NONE),
 	CFG_STR("state-dir", "/var/lib/leafmail", CFGF_NONE),
@@ -354,6 +398,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("umtp", umtp_opts, CFGF_NONE),
 	CFG_SEC("tunnel", tunnel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("deliver", deliver_opts, CFGF_NONE),
+	CFG_SEC("redis", redis_opts, CFGF_NONE),
 	CFG_END()};
 
 struct validator {
@@ -366,6 +411,7 @@ static const struct validator validators[] = {
 	{"relay|expire", v_duration},
 	{"relay|sweep-interval", v_duration},
 	{"relay|ignore-networks", v_networks},
+	{"relay|store", v_store},
 	{"relayd|source|format", v_source_format},
 	{"relayd|source|ip-group", v_nonneg},
 	{"milter|socket", v_milter_socket},
@@ -383,6 +429,7 @@ static const struct validator validators[] = {
 	{"umtp|replay-cache-size", v_nonneg},
 	{"umtp|socket-buffer", v_nonneg},
 	{"umtp|dedup-sweep-interval", v_duration},
+	{"umtp|dedup-store", v_store},
 	{"umtp|peer|address", v_hostport},
 	{"umtp|peer|protocol", v_protocol},
 	{"tunnel|listen", v_hostport},
@@ -397,6 +444,9 @@ static const struct validator validators[] = {
 	{"deliver|lmtp-max-sessions", v_nonneg},
 	{"deliver|lmtp-stop-grace", v_duration},
 	{"deliver|lmtp-idle-timeout", v_duration},
+	{"redis|address", v_redis_address},
+	{"redis|database", v_nonneg},
+	{"redis|timeout", v_duration},
 	{NULL, NULL}};
 
 /* Checks that need more than one option, after the whole file parsed. */
@@ -437,6 +487,18 @@ conf_check(cfg_t *cfg)
 			bad = 1;
 		}
 	}
+	if (strcmp(cfg_getstr(cfg_getsec(cfg, "relay"), "store"), "redis") == 0 &&
+	    cfg_getstr(cfg_getsec(cfg, "redis"), "address") == NULL) {
+		cfg_error(cfg_getsec(cfg, "relay"),
+		          "relay.store is \"redis\" but redis.address is not set");
+		bad = 1;
+	}
+	if (strcmp(cfg_getstr(umtp, "dedup-store"), "redis") == 0 &&
+	    cfg_getstr(cfg_getsec(cfg, "redis"), "address") == NULL) {
+		cfg_error(umtp, "umtp.dedup-store is \"redis\" but redis.address "
+		          "is not set");
+		bad = 1;
+	}
 	return bad ? -1 : 0;
 }
 
@@ -447,7 +509,7 @@ static void
 conf_name_sections(cfg_t *cfg, const char *path)
 {
 	static const char *const single[] = {"relay", "relayd", "milter", "umtp",
-		"deliver", NULL};
+		"deliver", "redis", NULL};
 	int i;
 
 	for (i = 0; single[i] != NULL; i++) {

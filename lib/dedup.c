@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEYMAX (2 * DEDUP_MAX_ID)
+#define KEYMAX DEDUP_KEYMAX
 #define VALMAX 40
 
 int
@@ -65,9 +65,8 @@ dedup_via_name(enum dedup_via via)
 	return via == DEDUP_VIA_SMTP ? "smtp" : "umtp";
 }
 
-/* key = msgid NUL rcpt NUL; its length or 0. */
-static size_t
-make_key(const char *msgid, const char *rcpt, char *key)
+size_t
+dedup_key(const char *msgid, const char *rcpt, char *key)
 {
 	char m[DEDUP_MAX_ID], r[DEDUP_MAX_ID];
 	size_t ml, rl;
@@ -82,8 +81,8 @@ make_key(const char *msgid, const char *rcpt, char *key)
 	return ml + rl + 2;
 }
 
-static int
-decode(const char *val, struct dedup_record *rec)
+int
+dedup_decode(const char *val, struct dedup_record *rec)
 {
 	char *end;
 	long long t = strtoll(val, &end, 10);
@@ -105,7 +104,7 @@ dedup_check(struct table *t, const char *msgid, const char *rcpt, time_t now,
             long long ttl, struct dedup_record *rec, char *err, size_t errlen)
 {
 	char key[KEYMAX], val[VALMAX];
-	size_t kl = make_key(msgid, rcpt, key);
+	size_t kl = dedup_key(msgid, rcpt, key);
 	struct dedup_record r;
 	int rc;
 
@@ -114,7 +113,7 @@ dedup_check(struct table *t, const char *msgid, const char *rcpt, time_t now,
 	rc = table_get(t, key, kl, val, sizeof val, err, errlen);
 	if (rc != TABLE_OK)
 		return rc == TABLE_NOTFOUND ? 0 : TABLE_ERR;
-	if (decode(val, &r) < 0 || (long long)r.first_seen + ttl <= (long long)now)
+	if (dedup_decode(val, &r) < 0 || (long long)r.first_seen + ttl <= (long long)now)
 		return 0;
 	if (rec != NULL)
 		*rec = r;
@@ -147,7 +146,7 @@ dedup_record_flags(struct table *t, const char *msgid,
 	}
 	snprintf(val, sizeof val, "%lld %s", (long long)now, dedup_via_name(via));
 	for (size_t i = 0; i < n; i++) {
-		size_t kl = make_key(msgid, rcpts[i], keys[nops]);
+		size_t kl = dedup_key(msgid, rcpts[i], keys[nops]);
 		if (kl == 0)
 			continue;
 		ops[nops].key = keys[nops];
@@ -183,7 +182,7 @@ sweep_visit(void *arg, const void *key, size_t klen, const void *val,
 
 	if (vlen > 0 && vlen <= sizeof v && ((const char *)val)[vlen - 1] == '\0') {
 		memcpy(v, val, vlen);
-		if (decode(v, &r) == 0 && (long long)r.first_seen + s->ttl > (long long)s->now)
+		if (dedup_decode(v, &r) == 0 && (long long)r.first_seen + s->ttl > (long long)s->now)
 			return 0;
 	}
 	if (klen > KEYMAX)
@@ -237,7 +236,7 @@ dedup_sweep(struct table *t, time_t now, long long ttl, size_t batch,
 			if (rc == TABLE_ERR)
 				goto fail;
 			if (rc == TABLE_NOTFOUND ||
-			    (decode(v, &r) == 0 &&
+			    (dedup_decode(v, &r) == 0 &&
 			     (long long)r.first_seen + ttl > (long long)now))
 				continue;
 			ops[nops].del = 1;

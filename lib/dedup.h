@@ -48,6 +48,14 @@ int dedup_norm_msgid(const char *msgid, char *out, size_t outlen);
 int dedup_norm_rcpt(const char *rcpt, char *out, size_t outlen);
 const char *dedup_via_name(enum dedup_via via);
 
+/* The record's pieces, which the Redis store (dedupstore.c) uses too: the
+ * key "<msgid>\0<rcpt>\0" of the normalised pair into key (DEDUP_KEYMAX
+ * bytes), its length with both NULs, or 0 when either does not
+ * normalise; and a value "<time> <umtp|smtp>" read into *rec, 0 or -1. */
+#define DEDUP_KEYMAX (2 * DEDUP_MAX_ID)
+size_t dedup_key(const char *msgid, const char *rcpt, char *key);
+int dedup_decode(const char *val, struct dedup_record *rec);
+
 /* 1 when (msgid, rcpt) was delivered less than ttl seconds ago (*rec
  * filled), 0 when not (or not normalisable), TABLE_ERR. */
 int dedup_check(struct table *t, const char *msgid, const char *rcpt,

@@ -2,7 +2,8 @@
  * relaytable.c - the relay table's records on top of table.c.
  *
  * Interface (relaytable.h): relaytable_path(), relaytable_check(),
- * relaytable_op(), relaytable_decode(), relaytable_sweep().
+ * relaytable_op(), relaytable_decode(), relaytable_sweep(), and the
+ * record's pieces, which the Redis store (relaystore.c) writes too.
  *
  * A record is "<canonical address>\0" -> "<decimal expiry>\0", the form
  * Postfix's access(5) lookups find (the key as Postfix prints the client
@@ -46,8 +47,8 @@ relaytable_path(const char *table, char *buf, size_t len)
 }
 
 /* "<1 to 19 digits>" (no NUL inside), as a time_t; -1 if malformed. */
-static int
-parse_expiry(const char *s, size_t len, time_t *out)
+int
+relaytable_parse_expiry(const char *s, size_t len, time_t *out)
 {
 	long long v = 0;
 	size_t i;
@@ -79,8 +80,8 @@ put_octet(char *p, unsigned v)
 
 /* The key text of a (addr_format()'s canonical form) and its NUL into
  * buf (ADDR_STRLEN + 1 bytes); returns the length including the NUL. */
-static size_t
-format_key(const struct addr *a, char *buf)
+size_t
+relaytable_key(const struct addr *a, char *buf)
 {
 	if (a->family == AF_INET) {
 		char *p = buf;
@@ -98,8 +99,8 @@ format_key(const struct addr *a, char *buf)
 
 /* "%lld" of v and its NUL into buf (24 bytes); returns the length
  * including the NUL. */
-static size_t
-format_expiry(long long v, char *buf)
+size_t
+relaytable_expiry(long long v, char *buf)
 {
 	char tmp[24];
 	size_t n = 0, i = 0;
@@ -125,13 +126,13 @@ relaytable_op(struct table_op *op, const struct addr *a, time_t expires,
 {
 	memset(op, 0, sizeof(*op));
 	op->key = keybuf;
-	op->klen = format_key(a, keybuf);
+	op->klen = relaytable_key(a, keybuf);
 	if (expires == 0) {
 		op->del = 1;
 		return;
 	}
 	op->val = valbuf;
-	op->vlen = format_expiry((long long)expires, valbuf);
+	op->vlen = relaytable_expiry((long long)expires, valbuf);
 }
 
 int
@@ -151,7 +152,7 @@ relaytable_decode(const void *key, size_t klen, const void *val,
 		return -1;
 	if (vlen < 2 || v[vlen - 1] != '\0')
 		return -1;
-	return parse_expiry(v, vlen - 1, expires);
+	return relaytable_parse_expiry(v, vlen - 1, expires);
 }
 
 int
@@ -164,7 +165,7 @@ relaytable_check(struct table *t, const struct addr *a, time_t now,
 
 	if (expires != NULL)
 		*expires = 0;
-	rc = table_get(t, key, format_key(a, key), val, sizeof(val), err,
+	rc = table_get(t, key, relaytable_key(a, key), val, sizeof(val), err,
 	               errlen);
 	if (rc == TABLE_ERR)
 		return TABLE_ERR;
@@ -172,7 +173,7 @@ relaytable_check(struct table *t, const struct addr *a, time_t now,
 		return 0;
 	/* table_get truncates to our buffer: a long value fails the
 	 * 19-digit limit rather than reading as a shorter number. */
-	if (parse_expiry(val, strlen(val), &e) == -1)
+	if (relaytable_parse_expiry(val, strlen(val), &e) == -1)
 		return 0;
 	if (expires != NULL)
 		*expires = e;

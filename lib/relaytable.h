@@ -32,6 +32,15 @@ void relaytable_op(struct table_op *op, const struct addr *a, time_t expires,
 int relaytable_decode(const void *key, size_t klen, const void *val,
                       size_t vlen, struct addr *a, time_t *expires);
 
+/* The record's pieces, shared with the Redis store (relaystore.c): the
+ * canonical key text and its NUL into buf (ADDR_STRLEN + 1 bytes), the
+ * decimal value and its NUL into buf (24 bytes), each returning the
+ * length with the NUL; and the value's text (1 to 19 digits, len bytes,
+ * no NUL) as a time, -1 when malformed. */
+size_t relaytable_key(const struct addr *a, char *buf);
+size_t relaytable_expiry(long long v, char *buf);
+int relaytable_parse_expiry(const char *s, size_t len, time_t *out);
+
 /* Delete every record whose expiry is <= now (and malformed ones), in
  * batches of at most `batch` deletes per write transaction.  Number
  * deleted, or TABLE_ERR. */

@@ -44,7 +44,7 @@
 #include "log.h"
 #include "logsafe.h"
 #include "relayref.h"
-#include "relaytable.h"
+#include "relaystore.h"
 #include "session.h"
 #include "snapshot.h"
 #include "table.h"
@@ -119,14 +119,14 @@ table_lookup(void *arg, const struct addr *a, time_t now, time_t *expires,
              char *err, size_t errlen)
 {
 	struct lookup_ctx *lc = arg;
-	struct table *t;
+	struct store *t;
 	int opened;
 
 	if ((t = relayref_get(lc->relay, &opened, err, errlen)) == NULL)
 		return TABLE_ERR;
 	if (opened)
 		log_info("relay table %s opened", relayref_path(lc->relay));
-	return relaytable_check(t, a, now, expires, err, errlen);
+	return relaystore_check(t, a, now, expires, err, errlen);
 }
 
 /* The context's session, made now (with the current snapshot) if it has

@@ -40,7 +40,7 @@
 #include "daemon.h"
 #include "filter.h"
 #include "log.h"
-#include "relaytable.h"
+#include "relaystore.h"
 #include "unixsock.h"
 #include "table.h"
 #include "relayref.h"
@@ -183,7 +183,7 @@ main(int argc, char **argv)
 {
 	struct snapshot *snap = NULL;
 	struct reload_fixed fixed;
-	struct table *t;
+	struct store *rs;
 	struct settings st;
 	struct daemon_user u;
 	struct stat sockst;
@@ -274,8 +274,8 @@ main(int argc, char **argv)
 
 	/* After detaching: an LMDB environment must not cross a fork(), nor
 	 * may threads (the reload thread). */
-	t = relayref_get(snap->relay, NULL, err, sizeof(err));
-	if (t == NULL)
+	rs = relayref_get(snap->relay, NULL, err, sizeof(err));
+	if (rs == NULL || store_probe(rs, err, sizeof(err)) != TABLE_OK)
 		log_warnx("relay table: %s; recipients that need relay "
 		          "permission get 451 until it can be read",
 		          err);

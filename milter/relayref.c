@@ -1,7 +1,7 @@
 /*
  * relayref.c - a shared, lazily opened relay table (relayref.h).
  *
- * The pointer goes from NULL to the table once and never back while the
+ * The pointer goes from NULL to the store once and never back while the
  * handle lives, so readers need only an acquire load; the mutex only
  * keeps two threads from opening the table at the same time.
  */
@@ -10,14 +10,16 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "relaystore.h"
 #include "table.h"
 
 struct relayref {
 	atomic_uint refs;
-	_Atomic(struct table *) t;
+	_Atomic(struct store *) t;
 	pthread_mutex_t mu; /* serialises opening */
 	char path[PATH_MAX];
 };
@@ -36,6 +38,19 @@ relayref_new(const char *path)
 	return r;
 }
 
+struct relayref *
+relayref_new_store(struct store *st, const char *name)
+{
+	struct relayref *r = relayref_new(name);
+
+	if (r == NULL) {
+		store_close(st);
+		return NULL;
+	}
+	atomic_store(&r->t, st);
+	return r;
+}
+
 void
 relayref_hold(struct relayref *r)
 {
@@ -45,13 +60,13 @@ relayref_hold(struct relayref *r)
 void
 relayref_release(struct relayref *r)
 {
-	struct table *t;
+	struct store *t;
 
 	if (r == NULL ||
 	    atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	if ((t = atomic_load_explicit(&r->t, memory_order_acquire)) != NULL)
-		table_close(t);
+		store_close(t);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -62,10 +77,11 @@ relayref_path(const struct relayref *r)
 	return r->path;
 }
 
-struct table *
+struct store *
 relayref_get(struct relayref *r, int *opened, char *err, size_t errlen)
 {
-	struct table *t;
+	struct store *t;
+	struct table *tb;
 
 	if (opened != NULL)
 		*opened = 0;
@@ -73,7 +89,10 @@ relayref_get(struct relayref *r, int *opened, char *err, size_t errlen)
 		return t;
 	pthread_mutex_lock(&r->mu);
 	if ((t = atomic_load_explicit(&r->t, memory_order_acquire)) == NULL) {
-		t = table_open(r->path, TABLE_READ_MISSING_OK, err, errlen);
+		tb = table_open(r->path, TABLE_READ_MISSING_OK, err, errlen);
+		t = tb != NULL ? store_lmdb(tb) : NULL;
+		if (tb != NULL && t == NULL)
+			snprintf(err, errlen, "out of memory");
 		if (t != NULL) {
 			atomic_store_explicit(&r->t, t, memory_order_release);
 			if (opened != NULL)

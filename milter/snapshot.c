@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "relayref.h"
+#include "relaystore.h"
 #include "relaytable.h"
 #include "umtp_hooks.h"
 
@@ -64,6 +65,22 @@ snapshot_free(struct snapshot *s)
 	free(s);
 }
 
+/* What identifies a Redis relay store: every redis.* setting (a reload
+ * that changes none keeps the client and its connections). */
+static void
+redis_ident(cfg_t *cfg, char *buf, size_t len)
+{
+	cfg_t *r = cfg_getsec(cfg, "redis");
+	const char *pw = cfg_getstr(r, "password-file");
+	const char *user = cfg_getstr(r, "username");
+
+	snprintf(buf, len, "redis %s db %ld prefix \"%s\" user %s password-file %s "
+	         "timeout %s",
+	         cfg_getstr(r, "address"), cfg_getint(r, "database"),
+	         cfg_getstr(r, "key-prefix"), user ? user : "-", pw ? pw : "-",
+	         cfg_getstr(r, "timeout"));
+}
+
 /* Everything but the hooks and cfg; 0 or -1 with err. */
 static int
 load_milter(struct snapshot *s, cfg_t *cfg, const char *file,
@@ -92,14 +109,30 @@ load_milter(struct snapshot *s, cfg_t *cfg, const char *file,
 		           "bad network (or out of memory)");
 		return -1;
 	}
-	table = cfg_getstr(rsec, "table");
-	if (table == NULL || relaytable_path(table, path, sizeof(path)) == -1) {
-		conf_error(rsec, file, err, errlen, "table", "path missing or too long");
-		return -1;
+	if (relaystore_wants_redis(cfg)) {
+		redis_ident(cfg, path, sizeof(path));
+	} else {
+		table = cfg_getstr(rsec, "table");
+		if (table == NULL ||
+		    relaytable_path(table, path, sizeof(path)) == -1) {
+			conf_error(rsec, file, err, errlen, "table",
+			           "path missing or too long");
+			return -1;
+		}
 	}
 	if (prev != NULL && strcmp(relayref_path(prev->relay), path) == 0) {
 		s->relay = prev->relay;
 		relayref_hold(s->relay);
+	} else if (relaystore_wants_redis(cfg)) {
+		struct redis *rd = redis_new(cfg, err, errlen);
+		struct store *st = rd != NULL ? store_redis(rd, RELAYSTORE_NS) : NULL;
+		if (rd != NULL && st == NULL)
+			snprintf(err, errlen, "out of memory");
+		if (st == NULL || (s->relay = relayref_new_store(st, path)) == NULL) {
+			if (st != NULL)
+				snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	} else if ((s->relay = relayref_new(path)) == NULL) {
 		conf_error(rsec, file, err, errlen, "table", "out of memory");
 		return -1;

@@ -8,10 +8,11 @@
 #include <string.h>
 
 #include "dedup.h"
+#include "dedupstore.h"
 #include "umtp_shadow.h"
 
 long
-umtp_dedup_decide(struct table *t, struct umtp_peers *peers,
+umtp_dedup_decide(struct store *t, struct umtp_peers *peers,
                   char *const *msgids, size_t nmsgid, char *const *rcpts,
                   size_t n, time_t now, long long ttl, int *del, char *err,
                   size_t errlen)
@@ -34,8 +35,8 @@ umtp_dedup_decide(struct table *t, struct umtp_peers *peers,
 			continue;
 		for (size_t k = 0; k < nmsgid && !del[i]; k++) {
 			struct dedup_record r;
-			int rc = dedup_check(t, msgids[k], rcpts[i], now, ttl, &r, err,
-			                     errlen);
+			int rc = dedupstore_check(t, msgids[k], rcpts[i], now, ttl, &r,
+			                          err, errlen);
 			if (rc == TABLE_ERR) {
 				free(rec);
 				memset(del, 0, n * sizeof *del);
@@ -51,8 +52,8 @@ umtp_dedup_decide(struct table *t, struct umtp_peers *peers,
 			rec[nrec++] = rcpts[i];
 	}
 	for (size_t k = 0; k < nmsgid && nrec > 0; k++) {
-		if (dedup_record(t, msgids[k], rec, nrec, DEDUP_VIA_SMTP, now, err,
-		                 errlen) == TABLE_ERR) {
+		if (dedupstore_record(t, msgids[k], rec, nrec, DEDUP_VIA_SMTP, now,
+		                      ttl, 0, err, errlen) == TABLE_ERR) {
 			/* Deleting still stands: the UMTP copy was delivered.
 			 * err says the recording failed. */
 			break;

@@ -14,7 +14,7 @@
  *
  * Check and record are one write transaction's worth of work under the
  * caller's lock (umtp_hooks.c: one mutex, because table.h writes must
- * come from one thread at a time); `umtp receive` is another process, so
+ * come from one thread at a time; the store may be Redis, dedupstore.h); `umtp receive` is another process, so
  * a datagram and an SMTP copy checked in the same instant may both be
  * delivered (dedup.h).
  */
@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "dedupstore.h"
 #include "table.h"
 #include "umtp_peers.h"
 
@@ -33,7 +34,7 @@
  * del[i] set to 1 for each rcpts[i] already delivered by UMTP.  Number of
  * such recipients, or TABLE_ERR (err filled; nothing deleted then).  When
  * only recording failed, the number, with err non-empty. */
-long umtp_dedup_decide(struct table *t, struct umtp_peers *peers,
+long umtp_dedup_decide(struct store *t, struct umtp_peers *peers,
                        char *const *msgids, size_t nmsgid,
                        char *const *rcpts, size_t n,
                        time_t now, long long ttl, int *del, char *err,

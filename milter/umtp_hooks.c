@@ -31,6 +31,7 @@
 
 #include "conf.h"
 #include "dedup.h"
+#include "dedupstore.h"
 #include "log.h"
 #include "logsafe.h"
 #include "table.h"
@@ -41,7 +42,7 @@
 
 struct umtp_store {
 	pthread_mutex_t mu;
-	struct table *t;   /* NULL until first used */
+	struct store *t; /* LMDB: NULL until first used; Redis: at load */
 	char path[4096];
 };
 
@@ -104,6 +105,16 @@ umtp_hooks_load(cfg_t *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "state-dir too long");
 			goto fail;
 		}
+		/* Redis: the password file is read now, like the keys. */
+		if (dedupstore_wants_redis(cfg)) {
+			struct redis *rd = redis_new(cfg, err, errlen);
+			if (rd == NULL)
+				goto fail;
+			if ((h->store->t = store_redis(rd, DEDUPSTORE_NS)) == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+		}
 	}
 	return h;
 fail:
@@ -117,8 +128,7 @@ umtp_hooks_free(struct umtp_hooks *h)
 	if (h == NULL)
 		return;
 	if (h->store != NULL) {
-		if (h->store->t != NULL)
-			table_close(h->store->t);
+		store_close(h->store->t);
 		pthread_mutex_destroy(&h->store->mu);
 		free(h->store);
 	}
@@ -201,8 +211,11 @@ do_dedup(struct umtp_msg *m, SMFICTX *ctx, const char *client)
 		return SMFIS_CONTINUE;
 	}
 	pthread_mutex_lock(&s->mu);
-	if (s->t == NULL)
-		s->t = table_open(s->path, TABLE_WRITE, err, sizeof err);
+	if (s->t == NULL) {
+		struct table *t = table_open(s->path, TABLE_WRITE, err, sizeof err);
+		if (t != NULL && (s->t = store_lmdb(t)) == NULL)
+			snprintf(err, sizeof err, "out of memory");
+	}
 	n = s->t == NULL ? TABLE_ERR
 	                 : umtp_dedup_decide(s->t, (struct umtp_peers *)&h->peers,
 	                                     c->msgids, c->nmsgid, c->rcpts,

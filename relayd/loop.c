@@ -61,7 +61,7 @@
 #include "log.h"
 #include "loop.h"
 #include "position.h"
-#include "relaytable.h"
+#include "relaystore.h"
 
 #define TAG_INOTIFY 0xfffffff0u
 #define TAG_SIGNAL 0xfffffff1u
@@ -101,7 +101,7 @@ struct writer {
 	int finished; /* th has written (atomic: set by th) */
 	struct batch b;
 	unsigned long logins, ignored, stale; /* counted into b */
-	struct table *table;
+	struct store *store;
 	int rc;
 	char err[512];
 };
@@ -273,28 +273,26 @@ log_batch(const struct batch *b, unsigned long logins, unsigned long ignored,
 }
 
 /* b in one transaction (deferred sync); 0, or -1 with err.  Touches
- * nothing but b and the table: the writer thread runs it. */
+ * nothing but b and the store: the writer thread runs it. */
 static int
-write_batch(struct table *t, const struct batch *b, char *err, size_t errlen)
+write_batch(struct store *st, const struct batch *b, char *err,
+            size_t errlen)
 {
-	struct table_op *ops = malloc(b->n * sizeof *ops);
-	char(*keys)[ADDR_STRLEN + 1] = malloc(b->n * sizeof *keys);
-	char(*vals)[24] = malloc(b->n * sizeof *vals);
+	struct relay_rec *v = malloc(b->n * sizeof *v);
 	int rc = -1;
-	if (ops == NULL || keys == NULL || vals == NULL) {
+	if (v == NULL) {
 		snprintf(err, errlen, "out of memory");
 	} else {
-		for (size_t i = 0; i < b->n; i++)
-			relaytable_op(&ops[i], &b->v[i].a, b->v[i].expires,
-			              keys[i], vals[i]);
-		rc = table_write_flags(t, ops, b->n, TABLE_DEFER_SYNC, err,
-		                       errlen) == TABLE_OK
+		for (size_t i = 0; i < b->n; i++) {
+			v[i].a = b->v[i].a;
+			v[i].expires = b->v[i].expires;
+		}
+		rc = relaystore_write(st, v, b->n, TABLE_DEFER_SYNC, err,
+		                      errlen) == TABLE_OK
 		         ? 0
 		         : -1;
 	}
-	free(ops);
-	free(keys);
-	free(vals);
+	free(v);
 	return rc;
 }
 
@@ -323,7 +321,7 @@ write_done(struct loop *l, const struct batch *b, unsigned long logins,
            unsigned long ignored, unsigned long stale)
 {
 	if (l->write_failing)
-		log_warnx("relay table %s: written again", table_path(l->c->table));
+		log_warnx("relay table %s: written again", store_name(l->c->store));
 	l->write_failing = 0;
 	l->backoff_ms = 0;
 	l->unsynced = 1;
@@ -334,7 +332,7 @@ static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
-	w->rc = write_batch(w->table, &w->b, w->err, sizeof w->err);
+	w->rc = write_batch(w->store, &w->b, w->err, sizeof w->err);
 	__atomic_store_n(&w->finished, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -399,7 +397,7 @@ flush_async(struct loop *l)
 	w->ignored = l->ignored;
 	w->stale = l->stale;
 	l->logins = l->ignored = l->stale = 0;
-	w->table = l->c->table;
+	w->store = l->c->store;
 	w->finished = 0;
 	if (pthread_create(&w->th, NULL, writer_main, w) == 0) {
 		w->busy = 1;
@@ -425,7 +423,7 @@ flush(struct loop *l)
 		l->logins = l->ignored = l->stale = 0;
 		return 0;
 	}
-	if (write_batch(l->c->table, b, err, sizeof err) < 0) {
+	if (write_batch(l->c->store, b, err, sizeof err) < 0) {
 		write_failed(l, err, b->n);
 		return -1;
 	}
@@ -499,7 +497,7 @@ sync_table(struct loop *l)
 	char err[512];
 	if (!l->unsynced)
 		return 0;
-	if (table_sync(l->c->table, err, sizeof err) != TABLE_OK) {
+	if (store_sync(l->c->store, err, sizeof err) != TABLE_OK) {
 		if (!l->sync_failing)
 			log_warnx("relay table: %s; positions not saved, "
 			          "retrying",
@@ -509,7 +507,7 @@ sync_table(struct loop *l)
 	}
 	if (l->sync_failing)
 		log_warnx("relay table %s: synced again",
-		          table_path(l->c->table));
+		          store_name(l->c->store));
 	l->sync_failing = 0;
 	l->unsynced = 0;
 	return 0;
@@ -698,7 +696,7 @@ on_timer(struct loop *l)
 	char err[512];
 	if (read(l->tfd, &ticks, sizeof ticks) < 0)
 		return;
-	long n = relaytable_sweep(l->c->table, time(NULL), LOOP_SWEEP_BATCH,
+	long n = relaystore_sweep(l->c->store, time(NULL), LOOP_SWEEP_BATCH,
 	                          err, sizeof err);
 	if (n < 0)
 		log_warnx("sweep: %s", err);

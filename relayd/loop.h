@@ -23,7 +23,7 @@
 #include "addr.h"
 #include "logparse.h"
 #include "source.h"
-#include "table.h"
+#include "relaystore.h"
 
 /* Flush the pending batch when it holds this many distinct addresses. */
 #define LOOP_BATCH 4096
@@ -39,7 +39,7 @@ struct loop_conf {
 	struct loop_source *sources; /* opened already, positions restored */
 	size_t nsources;
 	int ifd;                     /* inotify descriptor the sources use */
-	struct table *table;         /* opened TABLE_WRITE */
+	struct store *store;    /* LMDB opened TABLE_WRITE, or Redis */
 	const struct cidr_list *ignore;
 	long long expire;            /* seconds a login allows relaying */
 	long long sweep_interval;    /* seconds; <= 0 means 5 */

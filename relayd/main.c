@@ -46,6 +46,7 @@
 #include "logparse.h"
 #include "loop.h"
 #include "position.h"
+#include "relaystore.h"
 #include "relaytable.h"
 #include "source.h"
 #include "table.h"
@@ -162,34 +163,57 @@ table_open_write(const struct daemon_user *u, const char *file)
 	return t;
 }
 
-static int
-list_one(void *arg, const void *key, size_t klen, const void *val,
-         size_t vlen)
+/* The configured store: for writing (u set) the LMDB file created and
+ * handed to `user`, for reading (u NULL) the file as it is, missing or
+ * not; or the Redis client (its password file read now, as root). */
+static struct store *
+store_open(struct relayd *r, const struct daemon_user *u)
 {
-	time_t now = *(const time_t *)arg, expires;
-	struct addr a;
+	char err[512];
+	struct store *st;
+
+	if (relaystore_wants_redis(r->cfg)) {
+		struct redis *rd = redis_new(r->cfg, err, sizeof err);
+		if (rd == NULL)
+			log_fatalx(DAEMON_EX_CONFIG, "relay table: %s", err);
+		st = store_redis(rd, RELAYSTORE_NS);
+	} else if (u != NULL) {
+		st = store_lmdb(table_open_write(u, r->table_file));
+	} else {
+		struct table *t = table_open(r->table_file, TABLE_READ_MISSING_OK,
+		                             err, sizeof err);
+		if (t == NULL)
+			log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
+		st = store_lmdb(t);
+	}
+	if (st == NULL)
+		log_fatalx(DAEMON_EX_OSERR, "relay table: out of memory");
+	return st;
+}
+
+static int
+list_one(void *arg, const struct addr *a, time_t expires)
+{
+	time_t now = *(const time_t *)arg;
 	char ip[ADDR_STRLEN];
 
-	if (relaytable_decode(key, klen, val, vlen, &a, &expires) < 0 ||
-	    expires <= now)
-		return 0;
-	printf("%s %lld\n", addr_format(&a, ip, sizeof ip), (long long)expires);
+	if (expires > now)
+		printf("%s %lld\n", addr_format(a, ip, sizeof ip),
+		       (long long)expires);
 	return 0;
 }
 
-/* -l: LMDB keeps keys sorted, so the listing comes out by IP text. */
+/* -l: sorted by IP text (LMDB keeps keys so; the Redis store sorts). */
 static int
 cmd_list(struct relayd *r)
 {
 	char err[512];
 	time_t now = time(NULL);
-	struct table *t =
-	    table_open(r->table_file, TABLE_READ_MISSING_OK, err, sizeof err);
-	if (t == NULL)
+	struct store *st = store_open(r, NULL);
+
+	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == TABLE_ERR)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-	if (table_foreach(t, list_one, &now, err, sizeof err) == TABLE_ERR)
-		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-	table_close(t);
+	store_close(st);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		log_fatal(DAEMON_EX_TEMPFAIL, "stdout");
 	return 0;
@@ -200,42 +224,41 @@ static int
 cmd_change(struct relayd *r, enum mode mode, const char *ip)
 {
 	struct daemon_user u;
-	struct addr a;
-	struct table_op op;
-	char key[ADDR_STRLEN + 1], val[24], cur[32], err[512];
+	struct relay_rec rec;
+	char err[512];
 
-	if (addr_parse(ip, &a) < 0)
+	if (addr_parse(ip, &rec.a) < 0)
 		log_fatalx(DAEMON_EX_DATAERR, "\"%s\" is not an IP address", ip);
 	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
 	                       sizeof err) < 0)
 		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
-	struct table *t = table_open_write(&u, r->table_file);
-	time_t expires = 0;
+	struct store *st = store_open(r, &u);
+	rec.expires = 0;
 	if (mode == MODE_ADD) {
-		if (cidr_list_match(&r->ignore, &a))
+		if (cidr_list_match(&r->ignore, &rec.a))
 			log_warnx("%s is in relay.ignore-networks: adding it "
 			          "anyway, as asked (relayd itself never records "
 			          "such addresses)",
 			          ip);
-		expires = time(NULL) + (time_t)r->expire;
+		rec.expires = time(NULL) + (time_t)r->expire;
 	}
-	relaytable_op(&op, &a, expires, key, val);
 	if (mode == MODE_DEL) {
-		int g = table_get(t, op.key, op.klen, cur, sizeof cur, err,
-		                  sizeof err);
+		/* "now" 0: any record at all, expired or not. */
+		int g = relaystore_check(st, &rec.a, 0, NULL, err, sizeof err);
 		if (g == TABLE_ERR)
 			log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-		if (g == TABLE_NOTFOUND) {
+		if (g == 0) {
+			char text[ADDR_STRLEN];
 			fprintf(stderr, PROG ": note: %s was not in the relay "
 			                "table\n",
-			        key);
-			table_close(t);
+			        addr_format(&rec.a, text, sizeof text));
+			store_close(st);
 			return 0;
 		}
 	}
-	if (table_write(t, &op, 1, err, sizeof err) != TABLE_OK)
+	if (relaystore_write(st, &rec, 1, 0, err, sizeof err) != TABLE_OK)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-	table_close(t);
+	store_close(st);
 	return 0;
 }
 
@@ -263,7 +286,7 @@ run_daemon(struct relayd *r, int foreground)
 	int pidfd = daemon_pidfile_lock(pidpath, err, sizeof err);
 	if (pidfd < 0)
 		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	struct table *t = table_open_write(&u, r->table_file);
+	struct store *st = store_open(r, &u);
 	if (daemon_drop_privs(&u, err, sizeof err) < 0)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 
@@ -307,13 +330,17 @@ run_daemon(struct relayd *r, int foreground)
 	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 	log_info("started as %s: %zu source(s), table %s, expire %llds",
-	         u.name, r->nsources, r->table_file, r->expire);
+	         u.name, r->nsources, store_name(st), r->expire);
+	if (store_probe(st, err, sizeof err) != TABLE_OK)
+		log_warnx("relay table: %s; logins are kept and written once it "
+		          "answers",
+		          err);
 
 	struct loop_conf lc = {
 	    .sources = r->sources,
 	    .nsources = r->nsources,
 	    .ifd = ifd,
-	    .table = t,
+	    .store = st,
 	    .ignore = &r->ignore,
 	    .expire = r->expire,
 	    .sweep_interval = conf_duration(r->relay, "sweep-interval"),
@@ -321,7 +348,7 @@ run_daemon(struct relayd *r, int foreground)
 	};
 	int rc = loop_run(&lc);
 	log_info("exiting (%d)", rc);
-	table_close(t);
+	store_close(st);
 	close(ifd);
 	/* Still holding the lock: no other instance can own the file yet.
 	 * run-dir belongs to `user`, so this works after the switch too. */

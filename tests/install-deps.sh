@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
-libmilter-dev libconfuse-dev libsqlite3-dev sqlite3 liblmdb-dev lmdb-utils libcmocka-dev
+libmilter-dev libconfuse-dev libsqlite3-dev sqlite3 liblmdb-dev lmdb-utils libcmocka-dev libhiredis-dev redis-server
 zlib1g-dev libssl-dev libcurl4-openssl-dev
 postfix postfix-lmdb dovecot-core dovecot-pop3d dovecot-imapd
 miltertest swaks mandoc perl libnet-perl curl iproute2 procps psmisc python3 openssh-server openssh-client libio-socket-inet6-perl m4 postgresql libpq-dev safecat"
@@ -41,7 +41,7 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
 # The packaged daemons must not run: tests start private instances.
-for s in postfix dovecot ssh postgresql; do
+for s in postfix dovecot ssh postgresql redis-server; do
 	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 		systemctl disable --now "$s" >/dev/null 2>&1 || true
 	else

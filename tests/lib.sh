@@ -11,6 +11,15 @@ notok() { echo "not ok - $*"; }
 # check DESC CMD...: ok when CMD succeeds
 check() { d=$1; shift; if "$@"; then ok "$d"; else notok "$d"; fi; }
 skip_all() { echo "# skip: $*"; exit 77; }
+# not CMD...: CMD fails (for check and wait_for)
+not() { ! "$@"; }
+# expect DESC PREFIX REPLY: ok when REPLY starts with PREFIX (shown either way)
+expect() {
+	case $3 in
+	"$2"*) ok "$1: $3" ;;
+	*) notok "$1: expected $2..., got '$3'" ;;
+	esac
+}
 track_pid() { _pids="$_pids $1"; }
 at_exit() { _cleanups="$_cleanups
 $*"; }

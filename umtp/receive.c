@@ -49,6 +49,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "dedup.h"
+#include "dedupstore.h"
 #include "inject.h"
 #include "listen.h"
 #include "log.h"
@@ -70,7 +71,7 @@ struct receiver {
 	size_t cap;                   /* umtp.max-message-size */
 	long long skew;               /* umtp.max-skew */
 	int retries;                  /* umtp.inject-retries */
-	struct table *dedup;          /* <state-dir>/umtp-dedup.lmdb */
+	struct store *dedup;     /* <state-dir>/umtp-dedup.lmdb, or Redis */
 	long long dedup_ttl;          /* umtp.dedup-ttl */
 	long long sweep_every;        /* umtp.dedup-sweep-interval */
 	time_t last_sweep;
@@ -107,8 +108,9 @@ dedup_filter(struct receiver *r, const char *src, const struct umtp_packet *m,
 
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		struct dedup_record rec;
-		int rc = msgid[0] ? dedup_check(r->dedup, msgid, m->rcpts[i], now,
-		                                r->dedup_ttl, &rec, err, sizeof err)
+		int rc = msgid[0] ? dedupstore_check(r->dedup, msgid, m->rcpts[i],
+		                                     now, r->dedup_ttl, &rec, err,
+		                                     sizeof err)
 		                  : 0;
 		if (rc == TABLE_ERR) {
 			log_warnx("dropped datagram from %s (%s): duplicate store: %s; "
@@ -171,10 +173,10 @@ deliver(struct receiver *r, const char *src, size_t len,
 			         msgid[0] ? msgid : "(no Message-ID)", keep[0],
 			         nkeep > 1 ? " and others" : "");
 			if (msgid[0] &&
-			    dedup_record_flags(r->dedup, msgid,
-			                       (const char *const *)keep, (size_t)nkeep,
-			                       DEDUP_VIA_UMTP, time(NULL),
-			                       TABLE_DEFER_SYNC, err, sizeof err) != TABLE_OK)
+			    dedupstore_record(r->dedup, msgid,
+			                      (const char *const *)keep, (size_t)nkeep,
+			                      DEDUP_VIA_UMTP, time(NULL), r->dedup_ttl,
+			                      TABLE_DEFER_SYNC, err, sizeof err) != TABLE_OK)
 				log_warnx("recording %s as delivered failed: %s; the SMTP "
 				          "copy may be delivered too", msgid, err);
 			goto out;
@@ -354,7 +356,7 @@ sync_store(struct receiver *r, struct timespec *synced)
 {
 	char err[512];
 
-	if (table_sync(r->dedup, err, sizeof err) != TABLE_OK)
+	if (store_sync(r->dedup, err, sizeof err) != TABLE_OK)
 		log_warnx("duplicate store sync: %s", err);
 	clock_gettime(CLOCK_MONOTONIC, synced);
 }
@@ -391,7 +393,7 @@ run(struct receiver *r, int fd)
 		}
 		if (now - r->last_sweep >= r->sweep_every) {
 			char err[512];
-			long d = dedup_sweep(r->dedup, now, r->dedup_ttl,
+			long d = dedupstore_sweep(r->dedup, now, r->dedup_ttl,
 			                     DEDUP_SWEEP_BATCH, err, sizeof err);
 			if (d < 0)
 				log_warnx("duplicate store sweep: %s", err);
@@ -434,6 +436,7 @@ receive_main(int argc, char **argv)
 	size_t replay_cap;
 	struct daemon_user u;
 	struct sigaction sa;
+	struct redis *rd = NULL;
 	cfg_t *cfg, *sec;
 
 	memset(&r, 0, sizeof r);
@@ -538,6 +541,13 @@ receive_main(int argc, char **argv)
 		ex = DAEMON_EX_SOFTWARE;
 		goto out;
 	}
+	/* Its password file is read now, as root. */
+	if (dedupstore_wants_redis(cfg) &&
+	    (rd = redis_new(cfg, err, sizeof err)) == NULL) {
+		log_warnx("duplicate store: %s", err);
+		ex = DAEMON_EX_CONFIG;
+		goto out;
+	}
 	if (daemon_drop_privs(&u, err, sizeof err) < 0) {
 		log_warnx("%s", err);
 		ex = DAEMON_EX_OSERR;
@@ -554,11 +564,22 @@ receive_main(int argc, char **argv)
 		goto out;
 	}
 	/* After detaching: an LMDB environment must not cross a fork. */
-	if ((r.dedup = table_open(dedup_file, TABLE_WRITE, err, sizeof err)) ==
-	    NULL) {
-		log_warnx("duplicate store: %s", err);
-		ex = DAEMON_EX_CANTCREAT;
-		goto out;
+	if (rd != NULL) {
+		r.dedup = store_redis(rd, DEDUPSTORE_NS);
+		rd = NULL;
+		if (r.dedup == NULL) {
+			log_warnx("duplicate store: out of memory");
+			ex = DAEMON_EX_OSERR;
+			goto out;
+		}
+	} else {
+		struct table *t = table_open(dedup_file, TABLE_WRITE, err, sizeof err);
+		if (t == NULL || (r.dedup = store_lmdb(t)) == NULL) {
+			log_warnx("duplicate store: %s",
+			          t == NULL ? err : "out of memory");
+			ex = DAEMON_EX_CANTCREAT;
+			goto out;
+		}
 	}
 	if ((r.replay = replay_new(replay_cap, r.skew)) == NULL) {
 		log_warnx("out of memory");
@@ -570,17 +591,18 @@ receive_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("listening on %s:%s (%zu peer(s)%s, inject %s)", host, port,
-	         r.peers.n, r.peers.def.key ? ", default key" : "",
-	         r.inject.target);
+	log_info("listening on %s:%s (%zu peer(s)%s, inject %s, duplicates in "
+	         "%s)", host, port, r.peers.n,
+	         r.peers.def.key ? ", default key" : "", r.inject.target,
+	         store_name(r.dedup));
 	run(&r, fd);
 	log_info("exiting: %lu accepted, %lu refused, %lu lost", r.accepted,
 	         r.refused, r.lost);
 	unlink(pidpath);
 	ex = 0;
 out:
-	if (r.dedup != NULL)
-		table_close(r.dedup);
+	store_close(r.dedup);
+	redis_free(rd);
 	replay_free(r.replay);
 	inject_free(&r.inject);
 	umtp_peers_free(&r.peers);

@@ -13,6 +13,9 @@
 #       ignore-networks IGNORE (default "127.0.0.1/32": the test clients
 #       127.0.0.2... and ::1 must be recorded).  Sets LM_DIR, LM_CONF,
 #       LM_TABLE (the table name without .lmdb), LM_SOCK.
+#       With LM_REDIS=HOST:PORT set, the relay table is in that Redis
+#       (relay.store = "redis"), with password-file LM_REDIS_PWFILE when
+#       set and key-prefix LM_REDIS_PREFIX (default "leafmail:").
 #   lm_relayd_start / lm_relayd_stop   relayd -f in the background (pid in
 #       LM_RELAYD_PID, stderr to DIR/relayd.log); start waits for the table.
 #   lm_milter_start / lm_milter_stop   the same for the milter (stderr to
@@ -40,6 +43,8 @@ lm_conf() {
 	# then remove its socket when it stops
 	LM_SOCK=$1/run/milter.sock
 	mkdir -p "$LM_DIR" || return 1
+	_lmstore=lmdb
+	[ -n "${LM_REDIS:-}" ] && _lmstore=redis
 	cat >"$LM_CONF" <<LMEOF
 # written by tests/harness/leafmail.sh
 user = "leafmail"
@@ -50,10 +55,12 @@ relay {
   expire = "$3"
   sweep-interval = "${4:-1s}"
   ignore-networks = { "${5:-127.0.0.1/32}" }
+  store = "$_lmstore"
 }
 relayd {
   source "$2" { format = "dovecot" }
 }
+$(_lm_redis_conf)
 milter {
   socket = "unix:$LM_SOCK"
   socket-mode = "0666"
@@ -63,11 +70,24 @@ milter {
 LMEOF
 }
 
+# The redis section for LM_REDIS (nothing without it).
+_lm_redis_conf() {
+	[ -n "${LM_REDIS:-}" ] || return 0
+	echo 'redis {'
+	echo "  address = \"$LM_REDIS\""
+	[ -n "${LM_REDIS_PWFILE:-}" ] && echo "  password-file = \"$LM_REDIS_PWFILE\""
+	echo "  key-prefix = \"${LM_REDIS_PREFIX:-leafmail:}\""
+	echo '}'
+}
+
 lm_relayd_start() {
 	"$B/leafmail-relayd" -c "$LM_CONF" -f >>"$LM_DIR/relayd.log" 2>&1 &
 	LM_RELAYD_PID=$!
 	track_pid "$LM_RELAYD_PID"
-	if ! wait_for 10 test -s "$LM_TABLE.lmdb"; then
+	if [ -n "${LM_REDIS:-}" ]; then
+		wait_for 10 grep -q "started as" "$LM_DIR/relayd.log" ||
+			{ echo "lm_relayd_start: relayd did not start" >&2; tail -5 "$LM_DIR/relayd.log" >&2; return 1; }
+	elif ! wait_for 10 test -s "$LM_TABLE.lmdb"; then
 		echo "lm_relayd_start: no table $LM_TABLE.lmdb" >&2
 		tail -5 "$LM_DIR/relayd.log" >&2
 		return 1

@@ -43,14 +43,6 @@ pf_start "$T/postfix" "$SMTP" milter \
 	"smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination" \
 	"mynetworks = 127.0.0.1/32" || { notok "postfix starts"; exit 1; }
 
-not() { ! "$@"; }
-# expect DESC PREFIX REPLY: REPLY starts with PREFIX (reply shown either way)
-expect() {
-	case $3 in
-	"$2"*) ok "$1: $3" ;;
-	*) notok "$1: expected $2..., got '$3'" ;;
-	esac
-}
 remote=someone@remote.test
 
 r=$(pf_rcpt "$SMTP" 127.0.0.2 "$remote")

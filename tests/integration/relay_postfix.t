@@ -22,13 +22,6 @@ postconf -c "$T/pc" -m 2>/dev/null | grep -qx lmdb || skip_all "Postfix has no l
 lm_ensure_user || skip_all "cannot create user leafmail"
 watchdog 115
 
-not() { ! "$@"; }
-expect() {
-	case $3 in
-	"$2"*) ok "$1: $3" ;;
-	*) notok "$1: expected $2..., got '$3'" ;;
-	esac
-}
 
 SMTP=$(free_port) POP3=$(free_port) IMAP=$(free_port)
 dc_start "$T/dovecot" "$POP3" "$IMAP" || { notok "dovecot starts"; exit 1; }

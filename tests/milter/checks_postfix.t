@@ -30,12 +30,6 @@ pf_start "$T/postfix" "$SMTP" checks \
 	"mynetworks = 127.0.0.1/32" || { notok "postfix starts"; exit 1; }
 ok "postfix with the milter answers on 127.0.0.1:$SMTP"
 
-expect() {
-	case $3 in
-	"$2"*) ok "$1: $3" ;;
-	*) notok "$1: expected $2..., got '$3'" ;;
-	esac
-}
 # smtp FROMIP SWAKS-ARGS...: the first error reply, else the last reply
 smtp() {
 	_f=$1

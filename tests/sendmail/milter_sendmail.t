@@ -42,13 +42,6 @@ check "the .cf has our filter with F=T" \
 check "the .cf sends {auth_authen} at RCPT" \
 	grep -q "^O Milter.macros.envrcpt=.*{auth_authen}" "$T/sm/test.cf"
 
-# expect DESC PREFIX REPLY
-expect() {
-	case $3 in
-	"$2"*) ok "$1: $3" ;;
-	*) notok "$1: expected $2..., got '$3'" ;;
-	esac
-}
 remote=someone@remote.test
 rcpt() { sm_smtp "$1" --helo "${3:-client.example.net}" --from sender@client.test \
 	--to "$2" --quit-after RCPT; }

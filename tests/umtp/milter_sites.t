@@ -53,7 +53,21 @@ A_CONF=$LM_CONF A_DIR=$LM_DIR A_SOCK=$LM_SOCK
 lm_milter_start || { notok "site A milter starts"; exit 1; }
 A_MILTER=$LM_MILTER_PID
 
-# Site B: the milter drops SMTP copies UMTP already delivered.
+# Site B: the milter drops SMTP copies UMTP already delivered.  With
+# MS_REDIS=1 (milter_sites_redis.t) B's milter and umtp receive keep the
+# duplicate store in a private Redis instead of the LMDB file.
+store="" redis_sec=""
+if [ -n "${MS_REDIS:-}" ]; then
+	command -v redis-server >/dev/null || skip_all "redis-server not installed"
+	. "$S/tests/harness/redis.sh"
+	RPORT=$(free_port)
+	rd_start "$T/redis" "$RPORT" || { notok "redis-server starts"; exit 1; }
+	store='dedup-store = "redis"'
+	redis_sec="redis {
+  address = \"127.0.0.1:$RPORT\"
+  key-prefix = \"sb:\"
+}"
+fi
 LM_LOCAL_DOMAINS='"b.test", "b2.test"' lm_conf "$T/b" /dev/null 30m
 sed -i 's/^milter {/milter {\n  umtp-dedup = true/' "$LM_CONF"
 cat >>"$LM_CONF" <<EOF
@@ -62,7 +76,9 @@ umtp {
   key-file = "$T/keys/shared"
   inject = "smtp://127.0.0.1:$INJ"
   inject-retries = 2
+  $store
 }
+$redis_sec
 EOF
 B_CONF=$LM_CONF B_DIR=$LM_DIR B_SOCK=$LM_SOCK
 lm_milter_start || { notok "site B milter starts"; exit 1; }
@@ -179,6 +195,12 @@ check "the wrong-key datagram is refused and logged" wait_for 10 grep -q "bad di
 sleep 1
 check "nothing more injected" sunk_is "replayed-$$" 1
 
+if [ -n "${MS_REDIS:-}" ]; then
+	n=$(rd_cli --scan --pattern 'sb:dedup:*' | wc -l)
+	check "the duplicate records are in Redis ($n keys)" test "$n" -ge 3
+	check "and no duplicate store file exists" \
+		sh -c "! ls '$B_DIR/state/umtp-dedup.lmdb' '$T/state/umtp-dedup.lmdb' 2>/dev/null"
+fi
 check "nothing LOST by umtp receive" sh -c "! grep -q LOST '$RLOG'"
 check "milters and umtp receive still running" \
 	sh -c "kill -0 $A_MILTER && kill -0 $B_MILTER && kill -0 $RPID"

@@ -252,6 +252,7 @@ ids(const char *id)
 struct storefx {
 	char dir[256], path[512];
 	struct table *t;
+	struct store *ds;
 	struct peerfx p;
 };
 
@@ -266,6 +267,8 @@ store_setup(void **state)
 	assert_int_equal(dedup_path(f->dir, f->path, sizeof f->path), 0);
 	f->t = table_open(f->path, TABLE_WRITE, err, sizeof err);
 	assert_non_null(f->t);
+	f->ds = store_lmdb(f->t); /* owns f->t */
+	assert_non_null(f->ds);
 	peer_setup(&f->p, 2);
 	*state = f;
 	return 0;
@@ -277,7 +280,7 @@ store_teardown(void **state)
 	struct storefx *f = *state;
 
 	close(f->p.fd);
-	table_close(f->t);
+	store_close(f->ds);
 	tt_rmtree(f->dir);
 	free(f);
 	return 0;
@@ -297,7 +300,7 @@ test_dedup_umtp_first(void **state)
 	/* the datagram came first: umtp receive recorded bob */
 	assert_int_equal(dedup_record(f->t, "<u1@a.test>", umtp, 1, DEDUP_VIA_UMTP,
 	                              now0, err, sizeof err), TABLE_OK);
-	assert_int_equal(umtp_dedup_decide(f->t, &f->p.peers, ids(" <u1@A.TEST>"), 1, rcpts,
+	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids(" <u1@A.TEST>"), 1, rcpts,
 	                                   3, now0 + 5, TTL, del, err, sizeof err), 1);
 	assert_string_equal(err, "");
 	assert_int_equal(del[0], 1);
@@ -314,10 +317,10 @@ test_dedup_umtp_first(void **state)
 	                             TTL, &r, err, sizeof err), 1);
 	assert_int_equal(r.via, DEDUP_VIA_UMTP);
 	/* every recipient done by UMTP: all removed (the caller discards) */
-	assert_int_equal(umtp_dedup_decide(f->t, &f->p.peers, ids("<u1@a.test>"), 1, rcpts,
+	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<u1@a.test>"), 1, rcpts,
 	                                   1, now0 + 7, TTL, del, err, sizeof err), 1);
 	/* after the TTL the UMTP record no longer counts */
-	assert_int_equal(umtp_dedup_decide(f->t, &f->p.peers, ids("<u1@a.test>"), 1, rcpts,
+	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<u1@a.test>"), 1, rcpts,
 	                                   1, now0 + TTL + 1, TTL, del, err,
 	                                   sizeof err), 0);
 }
@@ -331,7 +334,7 @@ test_dedup_smtp_first(void **state)
 	char err[256];
 	struct dedup_record r;
 
-	assert_int_equal(umtp_dedup_decide(f->t, &f->p.peers, ids("<s9@a.test>"), 1, rcpts,
+	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<s9@a.test>"), 1, rcpts,
 	                                   1, now0, TTL, del, err, sizeof err), 0);
 	assert_int_equal(del[0], 0);
 	/* what umtp receive then asks: already delivered, by SMTP */
@@ -340,12 +343,12 @@ test_dedup_smtp_first(void **state)
 	assert_int_equal(r.via, DEDUP_VIA_SMTP);
 	assert_int_equal(r.first_seen, now0);
 	/* the sender retrying over SMTP is not a duplicate to remove */
-	assert_int_equal(umtp_dedup_decide(f->t, &f->p.peers, ids("<s9@a.test>"), 1, rcpts,
+	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<s9@a.test>"), 1, rcpts,
 	                                   1, now0 + 2, TTL, del, err, sizeof err), 0);
 	assert_int_equal(del[0], 0);
 	/* no peers given (NULL): every recipient is considered */
 	char *peerrcpt[] = {(char *)"<x@b.test>"};
-	assert_int_equal(umtp_dedup_decide(f->t, NULL, ids("<s9@a.test>"), 1, peerrcpt,
+	assert_int_equal(umtp_dedup_decide(f->ds, NULL, ids("<s9@a.test>"), 1, peerrcpt,
 	                                   1, now0, TTL, del, err, sizeof err), 0);
 	assert_int_equal(dedup_check(f->t, "<s9@a.test>", "x@b.test", now0 + 1,
 	                             TTL, &r, err, sizeof err), 1);
@@ -365,7 +368,7 @@ test_dedup_two_msgids(void **state)
 
 	assert_int_equal(dedup_record(f->t, "<ours@a.test>", umtp, 1, DEDUP_VIA_UMTP,
 	                              now0, err, sizeof err), TABLE_OK);
-	assert_int_equal(umtp_dedup_decide(f->t, &f->p.peers, both, 2, rcpts, 2,
+	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, both, 2, rcpts, 2,
 	                                   now0 + 1, TTL, del, err, sizeof err), 1);
 	assert_int_equal(del[0], 1);
 	assert_int_equal(del[1], 0);
