@@ -19,10 +19,13 @@
 
 /* Never shortens a record: the latest login wins, whichever relayd host
  * reports it first.  KEYS[i] gets ARGV[i] (an expiry time) as its value
- * and as its EXPIREAT time unless it already holds a later one. */
+ * and as its EXPIREAT time unless it already holds a later one.  A key
+ * of another type (a hash left by something else) is overwritten rather
+ * than failing the whole batch, which relayd would retry for ever. */
 static const char set_script[] =
     "for i = 1, #KEYS do "
-    "local cur = tonumber(redis.call('GET', KEYS[i])) "
+    "local cur = redis.pcall('GET', KEYS[i]) "
+    "if type(cur) == 'table' then cur = nil else cur = tonumber(cur) end "
     "if cur == nil or cur < tonumber(ARGV[i]) then "
     "redis.call('SET', KEYS[i], ARGV[i], 'EXAT', ARGV[i]) end "
     "end "

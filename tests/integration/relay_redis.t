@@ -89,6 +89,17 @@ r=$(pf_rcpt "$SMTP" 127.0.0.8 "$remote")
 expect "a malformed value does not allow relaying" "550 5.7.1" "$r"
 check "relayd -l skips the malformed record" not lm_listed 127.0.0.8
 
+# A key of another type under our name: the milter fails closed on it,
+# relayd's next login replaces it (and the rest of its batch lands).
+rd_cli HSET "$(key 127.0.0.10)" junk 1 >/dev/null
+r=$(pf_rcpt "$SMTP" 127.0.0.10 "$remote")
+expect "relay from 127.0.0.10 while its key is a hash" "451 4.3.0" "$r"
+check "POP3 login as alice from 127.0.0.10" dc_login alice alicepw 127.0.0.10 pop3
+check "relayd replaced the hash with a record" \
+	wait_for 3 sh -c "[ \"\$(REDISCLI_AUTH='$PW' redis-cli -p $RPORT TYPE $(key 127.0.0.10) 2>/dev/null)\" = string ]"
+r=$(pf_rcpt "$SMTP" 127.0.0.10 "$remote")
+expect "relay from 127.0.0.10 after its login" "250 2.1.5" "$r"
+
 # Redis down: the milter fails closed, relayd keeps its logins.
 rd_stop
 r=$(pf_rcpt "$SMTP" 127.0.0.3 "$remote")
