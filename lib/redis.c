@@ -7,6 +7,10 @@
  * connections better than many idle ones.  A caller takes a connection,
  * runs its pipeline and puts it back; when every pooled connection is in
  * use it makes another, and at most REDIS_POOL_MAX go back to the pool.
+ * The pool must hold about as many as run at once: with 8, 50 sessions
+ * made 1,450 new connections a second (milter_bench.sh), each leaving a
+ * TIME_WAIT port behind, enough to run out of ports in a minute; with
+ * 64, the same run made 54 connections in all, at the same speed.
  */
 #include "redis.h"
 

@@ -29,7 +29,7 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
-#define REDIS_POOL_MAX 8
+#define REDIS_POOL_MAX 128
 #define REDIS_PREFIX_MAX 128
 
 struct redis;

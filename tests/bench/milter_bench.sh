@@ -200,7 +200,9 @@ if [ "${BENCH_MILTER_REDIS:-1}" = 1 ] && command -v redis-server >/dev/null &&
 		if measure detached; then
 			echo "info: relay.store = redis, detached: leafmail $(persec "$tot_leaf")/s," \
 				"null $(persec "$tot_null")/s, ratio $(ratio "$tot_leaf" "$tot_null")" \
-				"($(rd_cli DBSIZE) keys)"
+				"($(rd_cli DBSIZE) keys; Redis accepted" \
+				"$(rd_cli INFO stats | tr -d '\r' | sed -n 's/^total_connections_received://p')" \
+				"connections)"
 		else
 			echo "info: relay.store = redis: could not be measured"
 		fi
