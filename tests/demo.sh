@@ -57,6 +57,9 @@ done
 demo=${LEAFMAIL_DEMO_DIR:-$src/demo}
 # an earlier --keep run may still be up
 [ -f "$demo/stop.sh" ] && sh "$demo/stop.sh" >/dev/null 2>&1
+# Under a long path the harnesses put Postfix's queue and Dovecot's
+# base_dir in short /tmp/lm* directories that ./demo links to.
+[ -d "$demo" ] && find "$demo" -type l -lname '/tmp/lm*' -exec sh -c 'rm -rf "$(readlink "$1")"' sh {} \;
 rm -rf "$demo"
 mkdir -p "$demo"
 export LEAFMAIL_BUILD="$build" LEAFMAIL_SRC="$src" LEAFMAIL_TMP="$demo"

@@ -3,7 +3,8 @@
 #
 #   pf_start DIR PORT NAME [MAIN.CF LINE...]
 #       Build and start an instance under DIR: DIR/etc (config_directory),
-#       DIR/queue, DIR/data, DIR/maillog.  smtpd listens on 127.0.0.1:PORT
+#       DIR/queue (a link to a short directory in /tmp when DIR is long),
+#       DIR/data, DIR/maillog.  smtpd listens on 127.0.0.1:PORT
 #       (and [::1]:PORT when ::1 exists); myhostname is NAME.leafmail.test.
 #       Everything Postfix relays goes to an smtp-sink we start on a free
 #       loopback port (relayhost), capturing into DIR/sink/.  Each extra
@@ -31,7 +32,21 @@ _pf_has_ipv6() {
 pf_start() {
 	_pfd=$1 _pfport=$2 _pfname=$3
 	shift 3
-	mkdir -p "$_pfd/etc" "$_pfd/queue" "$_pfd/data" "$_pfd/sink" || return 1
+	mkdir -p "$_pfd/etc" "$_pfd/data" "$_pfd/sink" || return 1
+	# Postfix's clients reach postlogd at $queue_directory/public/postlog
+	# by its full name, and sun_path holds 107 bytes: under a long
+	# directory (the demo in a deep checkout) the queue is a short
+	# directory in /tmp that DIR/queue points to.
+	_pfq=$_pfd/queue
+	if [ -L "$_pfq" ]; then
+		_pfq=$(readlink "$_pfq")
+	elif [ "${#_pfq}" -gt 80 ]; then
+		_pfq=$(mktemp -d /tmp/lmpf.XXXXXX) || return 1
+		chmod 0755 "$_pfq"
+		ln -s "$_pfq" "$_pfd/queue" || return 1
+	else
+		mkdir -p "$_pfq" || return 1
+	fi
 	chown postfix:postfix "$_pfd/data" "$_pfd/sink" || return 1
 	_pfsink=$(free_port)
 	echo "$_pfsink" >"$_pfd/sinkport"
@@ -40,7 +55,7 @@ pf_start() {
 	cat >"$_pfd/etc/main.cf" <<PFEOF
 # private test instance, written by tests/harness/postfix.sh
 compatibility_level = 3.6
-queue_directory = $_pfd/queue
+queue_directory = $_pfq
 data_directory = $_pfd/data
 mail_owner = postfix
 setgid_group = postdrop
