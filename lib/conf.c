@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "duration.h"
 #include "listen.h"
+#include "redis.h"
 
 struct errbuf {
 	char *buf;
@@ -204,6 +205,26 @@ v_store(cfg_t *cfg, cfg_opt_t *opt)
 		return 0;
 	cfg_error(cfg, "%s: must be \"lmdb\" or \"redis\"", opt->name);
 	return -1;
+}
+
+/* redis.key-prefix: fits redis.h's buffer; printable, so that it reads
+ * back in logs and redis-cli as written. */
+static int
+v_key_prefix(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+	size_t i;
+
+	if (v == NULL || strlen(v) >= REDIS_PREFIX_MAX) {
+		cfg_error(cfg, "%s: at most %d bytes", opt->name, REDIS_PREFIX_MAX - 1);
+		return -1;
+	}
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] == 0x7f) {
+			cfg_error(cfg, "%s: no blanks or control characters", opt->name);
+			return -1;
+		}
+	return 0;
 }
 
 /* redis.address: HOST:PORT or unix:/PATH (sun_path holds 107 bytes). */
@@ -446,6 +467,7 @@ static const struct validator validators[] = {
 	{"deliver|lmtp-idle-timeout", v_duration},
 	{"redis|address", v_redis_address},
 	{"redis|database", v_nonneg},
+	{"redis|key-prefix", v_key_prefix},
 	{"redis|timeout", v_duration},
 	{NULL, NULL}};
 

@@ -435,8 +435,18 @@ main(int argc, char **argv)
 		if (build_sources(&r) > 0) {
 			rc = DAEMON_EX_CONFIG;
 		} else if (test) {
-			printf("%s: configuration OK\n", path);
-			rc = 0;
+			/* The Redis password file is part of the check. */
+			char rerr[512];
+			struct redis *rd = NULL;
+			if (relaystore_wants_redis(r.cfg) &&
+			    (rd = redis_new(r.cfg, rerr, sizeof rerr)) == NULL) {
+				fprintf(stderr, "%s: %s\n", path, rerr);
+				rc = DAEMON_EX_CONFIG;
+			} else {
+				printf("%s: configuration OK\n", path);
+				rc = 0;
+			}
+			redis_free(rd);
 		} else {
 			rc = run_daemon(&r, foreground);
 		}

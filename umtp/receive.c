@@ -505,6 +505,12 @@ receive_main(int argc, char **argv)
 			log_warnx("%s", err);
 			goto out;
 		}
+		if (dedupstore_wants_redis(cfg)) {
+			if ((rd = redis_new(cfg, err, sizeof err)) == NULL) {
+				log_warnx("duplicate store: %s", err);
+				goto out;
+			}
+		}
 		printf("%s: configuration OK\n", path);
 		ex = 0;
 		goto out;

@@ -70,6 +70,10 @@ bad "unknown store" 'store = "redis"' 'store = "memcached"' 'must be "lmdb" or "
 bad "relative unix socket" "address = \"127.0.0.1:$RPORT\"" 'address = "unix:redis.sock"' 'must be absolute'
 bad "address without port" "address = \"127.0.0.1:$RPORT\"" 'address = "localhost"' 'is not HOST:PORT'
 bad "negative database" 'database = 3' 'database = -1' 'database'
+bad "a blank in key-prefix" 'key-prefix = .*' 'key-prefix = "a b"' 'no blanks'
+printf 'secret\n' >"$T/open.pw"
+chmod 644 "$T/open.pw"
+bad "-t reads the password file" 'database = 3' "password-file = \"$T/open.pw\"" 'chmod 600'
 if cat "$ERR" | grep -qE 'Sanitizer|runtime error'; then
 	notok "no sanitizer reports"
 else

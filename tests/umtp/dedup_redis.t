@@ -86,6 +86,14 @@ msg m4@example.org | "$UMTP" send -c "$CFG_A" 127.0.0.1 "$PORT_A" bob@example.ne
 check "Redis back: host A injects m4" logged "$RLOG_A" 'injected message <m4@example.org>'
 check "and records it" sh -c "echo '$(sleep 0.2; rget m4@example.org bob@example.net)' | grep -q ' umtp\$'"
 
+"$UMTP" receive -t -c "$CFG_A" >"$T/t.out" 2>&1
+check "umtp receive -t: configuration OK" grep -q "configuration OK" "$T/t.out"
+chmod 644 "$T/redis.pw"
+"$UMTP" receive -t -c "$CFG_A" >"$T/t.out" 2>&1
+rc=$?
+check "umtp receive -t refuses a password file others can read (exit $rc)" \
+	test "$rc" -eq 78 -a -n "$(grep 'chmod 600' "$T/t.out")"
+chmod 600 "$T/redis.pw"
 check "host A still running" kill -0 "$RPID_A"
 check "host B still running" kill -0 "$RPID"
 cat "$RLOG_B" >>"$RLOG.old"
