@@ -58,6 +58,17 @@ check "relayd -l wrote nothing to stderr" test ! -s "$T/list.err"
 stop_relayd
 check "relayd stopped cleanly" test $? -eq 0
 
+# A unix-socket address (a second server, socket only).
+redis-server --port 0 --unixsocket "$T/r.sock" --save "" --appendonly no \
+	--dir "$T" --logfile "$T/unix-redis.log" --daemonize no &
+track_pid $!
+wait_for 10 test -S "$T/r.sock"
+sed "s|address = \"127.0.0.1:$RPORT\"|address = \"unix:$T/r.sock\"|" "$CFG" >"$T/unix.conf"
+"$RELAYD" -c "$T/unix.conf" -a 2001:db9::77 2>"$T/unix.err"
+check "relayd -a through unix:$T/r.sock" \
+	test "$(redis-cli -s "$T/r.sock" -n 3 EXISTS 'lm*t[1]:relay:2001:db9::77')" = 1
+check "relayd -l through the socket" sh -c "'$RELAYD' -c '$T/unix.conf' -l | grep -q '^2001:db9::77 '"
+
 # Configuration errors, each with its line.
 bad() {
 	sed "s|$2|$3|" "$CFG" >"$T/bad.conf"
