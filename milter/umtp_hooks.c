@@ -41,8 +41,9 @@
 #include "umtp_shadow.h"
 
 struct umtp_store {
-	pthread_mutex_t mu;
-	struct store *t; /* LMDB: NULL until first used; Redis: at load */
+	pthread_mutex_t mu;  /* LMDB only: table.h writes one thread at a time */
+	int redis;           /* set at load, never changed: read unlocked */
+	struct store *t;     /* LMDB: NULL until first used; Redis: at load */
 	char path[4096];
 };
 
@@ -114,6 +115,7 @@ umtp_hooks_load(cfg_t *cfg, char *err, size_t errlen)
 				snprintf(err, errlen, "out of memory");
 				goto fail;
 			}
+			h->store->redis = 1;
 		}
 	}
 	return h;
@@ -210,7 +212,10 @@ do_dedup(struct umtp_msg *m, SMFICTX *ctx, const char *client)
 		log_warnx("umtp dedup %s: out of memory; delivering", id);
 		return SMFIS_CONTINUE;
 	}
-	pthread_mutex_lock(&s->mu);
+	/* LMDB writes need the one lock; Redis none: each command is atomic
+	 * there and SET NX keeps the first record (dedupstore.h). */
+	if (!s->redis)
+		pthread_mutex_lock(&s->mu);
 	if (s->t == NULL) {
 		struct table *t = table_open(s->path, TABLE_WRITE, err, sizeof err);
 		if (t != NULL && (s->t = store_lmdb(t)) == NULL)
@@ -222,7 +227,8 @@ do_dedup(struct umtp_msg *m, SMFICTX *ctx, const char *client)
 	                                     c->nrcpt,
 	                                     time(NULL), h->ttl, del, err,
 	                                     sizeof err);
-	pthread_mutex_unlock(&s->mu);
+	if (!s->redis)
+		pthread_mutex_unlock(&s->mu);
 	if (n == TABLE_ERR) {
 		log_warnx("umtp dedup client=%s %s: duplicate store: %s; "
 		          "delivering", client, id, err);
