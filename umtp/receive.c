@@ -71,7 +71,7 @@ struct receiver {
 	size_t cap;                   /* umtp.max-message-size */
 	long long skew;               /* umtp.max-skew */
 	int retries;                  /* umtp.inject-retries */
-	struct store *dedup;     /* <state-dir>/umtp-dedup.lmdb, or Redis */
+	struct store *dedup;          /* umtp-dedup.lmdb, or Redis */
 	long long dedup_ttl;          /* umtp.dedup-ttl */
 	long long sweep_every;        /* umtp.dedup-sweep-interval */
 	time_t last_sweep;
@@ -394,7 +394,7 @@ run(struct receiver *r, int fd)
 		if (now - r->last_sweep >= r->sweep_every) {
 			char err[512];
 			long d = dedupstore_sweep(r->dedup, now, r->dedup_ttl,
-			                     DEDUP_SWEEP_BATCH, err, sizeof err);
+			                          DEDUP_SWEEP_BATCH, err, sizeof err);
 			if (d < 0)
 				log_warnx("duplicate store sweep: %s", err);
 			else if (d > 0)
