@@ -122,16 +122,8 @@ dedup_check(struct table *t, const char *msgid, const char *rcpt, time_t now,
 
 int
 dedup_record(struct table *t, const char *msgid, const char *const *rcpts,
-             size_t n, enum dedup_via via, time_t now, char *err,
+             size_t n, enum dedup_via via, time_t now, int flags, char *err,
              size_t errlen)
-{
-	return dedup_record_flags(t, msgid, rcpts, n, via, now, 0, err, errlen);
-}
-
-int
-dedup_record_flags(struct table *t, const char *msgid,
-                   const char *const *rcpts, size_t n, enum dedup_via via,
-                   time_t now, int flags, char *err, size_t errlen)
 {
 	struct table_op *ops = calloc(n ? n : 1, sizeof *ops);
 	char (*keys)[KEYMAX] = calloc(n ? n : 1, KEYMAX);

@@ -62,15 +62,12 @@ int dedup_check(struct table *t, const char *msgid, const char *rcpt,
                 time_t now, long long ttl, struct dedup_record *rec,
                 char *err, size_t errlen);
 /* Record n recipients of msgid as delivered now by via, one transaction.
- * Pairs that cannot be normalised are skipped. */
+ * Pairs that cannot be normalised are skipped.  flags as
+ * table_write_flags(): TABLE_DEFER_SYNC lets `umtp receive` make one
+ * batch of datagrams durable with one table_sync(). */
 int dedup_record(struct table *t, const char *msgid, const char *const *rcpts,
-                 size_t n, enum dedup_via via, time_t now, char *err,
-                 size_t errlen);
-/* Same with table_write_flags() flags: TABLE_DEFER_SYNC lets `umtp
- * receive` make one batch of datagrams durable with one table_sync(). */
-int dedup_record_flags(struct table *t, const char *msgid,
-                       const char *const *rcpts, size_t n, enum dedup_via via,
-                       time_t now, int flags, char *err, size_t errlen);
+                 size_t n, enum dedup_via via, time_t now, int flags,
+                 char *err, size_t errlen);
 /* Delete records first seen ttl or more seconds before now (and malformed
  * ones), at most batch deletes per write.  Number deleted, or TABLE_ERR. */
 long dedup_sweep(struct table *t, time_t now, long long ttl, size_t batch,

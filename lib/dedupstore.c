@@ -145,8 +145,8 @@ dedupstore_record(struct store *s, const char *msgid,
                   size_t errlen)
 {
 	if (s->t != NULL)
-		return dedup_record_flags(s->t, msgid, rcpts, n, via, now, flags,
-		                          err, errlen);
+		return dedup_record(s->t, msgid, rcpts, n, via, now, flags, err,
+		                    errlen);
 	return redis_record(s, msgid, rcpts, n, via, now, ttl, err, errlen);
 }
 

@@ -35,7 +35,7 @@ int dedupstore_wants_redis(cfg_t *cfg);
 int dedupstore_check(struct store *s, const char *msgid,
                      const char *rcpt, time_t now, long long ttl,
                      struct dedup_record *rec, char *err, size_t errlen);
-/* As dedup_record_flags(); ttl is the Redis expiry (LMDB ignores it, its
+/* As dedup_record(); ttl is the Redis expiry (LMDB ignores it, its
  * sweep applies the ttl it is given). */
 int dedupstore_record(struct store *s, const char *msgid,
                       const char *const *rcpts, size_t n, enum dedup_via via,

@@ -78,7 +78,7 @@ test_umtp_first(void **state)
 	assert_int_equal(dedup_check(f->t, "<m1@example.org>", "bob@example.net",
 	                             now0, TTL, &r, err, sizeof err), 0);
 	assert_int_equal(dedup_record(f->t, "<m1@example.org>", rc2, 2,
-	                              DEDUP_VIA_UMTP, now0, err, sizeof err), TABLE_OK);
+	                              DEDUP_VIA_UMTP, now0, 0, err, sizeof err), TABLE_OK);
 	/* The SMTP copy, later, with other spellings: seen. */
 	assert_int_equal(dedup_check(f->t, "<m1@EXAMPLE.org>", "<carol@example.net>",
 	                             now0 + 60, TTL, &r, err, sizeof err), 1);
@@ -108,13 +108,13 @@ test_smtp_first_and_sweep(void **state)
 	const char *bad[] = {""};
 
 	assert_int_equal(dedup_record(f->t, "<s@example.org>", one, 1,
-	                              DEDUP_VIA_SMTP, now0, err, sizeof err), TABLE_OK);
+	                              DEDUP_VIA_SMTP, now0, 0, err, sizeof err), TABLE_OK);
 	assert_int_equal(dedup_record(f->t, "<old@example.org>", one, 1,
-	                              DEDUP_VIA_UMTP, now0 - TTL, err, sizeof err), TABLE_OK);
+	                              DEDUP_VIA_UMTP, now0 - TTL, 0, err, sizeof err), TABLE_OK);
 	/* No Message-ID or recipient: nothing recorded, never "seen". */
-	assert_int_equal(dedup_record(f->t, "", one, 1, DEDUP_VIA_SMTP, now0, err,
+	assert_int_equal(dedup_record(f->t, "", one, 1, DEDUP_VIA_SMTP, now0, 0, err,
 	                              sizeof err), TABLE_OK);
-	assert_int_equal(dedup_record(f->t, "<x@y>", bad, 1, DEDUP_VIA_SMTP, now0, err,
+	assert_int_equal(dedup_record(f->t, "<x@y>", bad, 1, DEDUP_VIA_SMTP, now0, 0, err,
 	                              sizeof err), TABLE_OK);
 	assert_int_equal(dedup_check(f->t, "", "bob@example.net", now0, TTL, &r, err,
 	                             sizeof err), 0);

@@ -299,7 +299,7 @@ test_dedup_umtp_first(void **state)
 
 	/* the datagram came first: umtp receive recorded bob */
 	assert_int_equal(dedup_record(f->t, "<u1@a.test>", umtp, 1, DEDUP_VIA_UMTP,
-	                              now0, err, sizeof err), TABLE_OK);
+	                              now0, 0, err, sizeof err), TABLE_OK);
 	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids(" <u1@A.TEST>"), 1, rcpts,
 	                                   3, now0 + 5, TTL, del, err, sizeof err), 1);
 	assert_string_equal(err, "");
@@ -367,7 +367,7 @@ test_dedup_two_msgids(void **state)
 	char err[256];
 
 	assert_int_equal(dedup_record(f->t, "<ours@a.test>", umtp, 1, DEDUP_VIA_UMTP,
-	                              now0, err, sizeof err), TABLE_OK);
+	                              now0, 0, err, sizeof err), TABLE_OK);
 	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, both, 2, rcpts, 2,
 	                                   now0 + 1, TTL, del, err, sizeof err), 1);
 	assert_int_equal(del[0], 1);
