@@ -167,6 +167,35 @@ redis_prefix(const struct redis *r)
 	return r->prefix;
 }
 
+/* Why c failed, for err; e is errno as it was at the failure.  hiredis
+ * says "Resource temporarily unavailable" for a read past the deadline. */
+static void
+conn_err(const struct redis *r, const redisContext *c, int e, const char *what,
+         char *err, size_t errlen)
+{
+	char why[64];
+
+	if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK)) {
+		snprintf(why, sizeof(why), "no answer within %lld s",
+		         (long long)r->tv.tv_sec);
+		set_err(err, errlen, r, what, why);
+	} else {
+		set_err(err, errlen, r, what,
+		        c->errstr[0] ? c->errstr : "connection lost");
+	}
+}
+
+/* Whether c failed because the server closed or reset it: what a
+ * connection kept in the pool meets after a Redis restart, and the one
+ * failure worth trying again at once on a fresh connection.  (A timeout
+ * is not: a stalled server would cost the deadline twice.) */
+static int
+conn_closed(const redisContext *c, int e)
+{
+	return c->err == REDIS_ERR_EOF ||
+	       (c->err == REDIS_ERR_IO && (e == ECONNRESET || e == EPIPE));
+}
+
 /* A reply that must be +OK; 0, or -1 with err. */
 static int
 expect_ok(struct redis *r, redisContext *c, const char *what, int argc,
@@ -176,7 +205,7 @@ expect_ok(struct redis *r, redisContext *c, const char *what, int argc,
 	int ok;
 
 	if (rep == NULL) {
-		set_err(err, errlen, r, what, c->errstr);
+		conn_err(r, c, errno, what, err, errlen);
 		return -1;
 	}
 	ok = rep->type == REDIS_REPLY_STATUS;
@@ -267,7 +296,7 @@ redis_run(struct redis *r, size_t n, const struct redis_cmd *cmds,
 {
 	redisContext *c;
 	size_t i, got;
-	int pooled, attempt;
+	int pooled, attempt, e, again;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((c = take(r, &pooled, err, errlen)) == NULL)
@@ -286,13 +315,15 @@ redis_run(struct redis *r, size_t n, const struct redis_cmd *cmds,
 		put(r, c);
 		return 0;
 	broken:
-		set_err(err, errlen, r, "", c->errstr[0] ? c->errstr : "connection lost");
+		e = errno;
+		conn_err(r, c, e, "", err, errlen);
 		for (i = 0; i < got; i++)
 			freeReplyObject(replies[i]);
-		redisFree(c);
 		/* Only a pooled connection may have gone stale in the pool
 		 * (a Redis restart); a fresh one failing is the answer. */
-		if (!pooled)
+		again = pooled && conn_closed(c, e);
+		redisFree(c);
+		if (!again)
 			break;
 	}
 	return -1;

@@ -7,10 +7,11 @@
  *   redis_new()    settings from cfg's redis section; reads password-file
  *                  now (so before dropping privileges); connects nothing
  *   redis_run()    send n commands on one connection, pipelined, and read
- *                  their n replies; a connection that fails (refused,
- *                  reset, timed out, protocol error) is dropped and the
- *                  commands are sent once more on a fresh one, so every
- *                  command given must be safe to repeat
+ *                  their n replies; a connection that fails is dropped;
+ *                  when it came from the pool and the server had closed
+ *                  or reset it (a Redis restart), the commands are sent
+ *                  once more on a fresh one, so every command given must
+ *                  be safe to repeat; a timeout is not retried
  *   redis_free()   close every pooled connection
  *
  * Connections are made on first use (a daemon forks after redis_new()

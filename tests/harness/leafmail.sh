@@ -15,7 +15,8 @@
 #       LM_TABLE (the table name without .lmdb), LM_SOCK.
 #       With LM_REDIS=HOST:PORT set, the relay table is in that Redis
 #       (relay.store = "redis"), with password-file LM_REDIS_PWFILE when
-#       set and key-prefix LM_REDIS_PREFIX (default "leafmail:").
+#       set, key-prefix LM_REDIS_PREFIX (default "leafmail:") and timeout
+#       LM_REDIS_TIMEOUT when set.
 #   lm_relayd_start / lm_relayd_stop   relayd -f in the background (pid in
 #       LM_RELAYD_PID, stderr to DIR/relayd.log); start waits for the table.
 #   lm_milter_start / lm_milter_stop   the same for the milter (stderr to
@@ -77,6 +78,7 @@ _lm_redis_conf() {
 	echo "  address = \"$LM_REDIS\""
 	[ -n "${LM_REDIS_PWFILE:-}" ] && echo "  password-file = \"$LM_REDIS_PWFILE\""
 	echo "  key-prefix = \"${LM_REDIS_PREFIX:-leafmail:}\""
+	[ -n "${LM_REDIS_TIMEOUT:-}" ] && echo "  timeout = \"$LM_REDIS_TIMEOUT\""
 	echo '}'
 }
 

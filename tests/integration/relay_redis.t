@@ -36,6 +36,7 @@ chmod 600 "$T/redis.pw"
 rd_start "$T/redis" "$RPORT" "$PW" || { notok "redis-server starts"; exit 1; }
 
 LM_REDIS=127.0.0.1:$RPORT LM_REDIS_PWFILE=$T/redis.pw LM_REDIS_PREFIX=lmt:
+LM_REDIS_TIMEOUT=1s
 dc_start "$T/dovecot" "$POP3" "$IMAP" || { notok "dovecot starts"; exit 1; }
 # The pop host: relayd only.
 lm_conf "$T/pop" "$DC_LOG" 4s 1s
@@ -99,6 +100,25 @@ check "relayd replaced the hash with a record" \
 	wait_for 3 sh -c "[ \"\$(REDISCLI_AUTH='$PW' redis-cli -p $RPORT TYPE $(key 127.0.0.10) 2>/dev/null)\" = string ]"
 r=$(pf_rcpt "$SMTP" 127.0.0.10 "$remote")
 expect "relay from 127.0.0.10 after its login" "250 2.1.5" "$r"
+
+# Redis stalled (SIGSTOP): 451 after one deadline, and no second try on
+# a fresh connection (that would double the wait for every recipient).
+conns() { rd_cli INFO stats | tr -d '\r' | sed -n 's/^total_connections_received://p'; }
+n0=$(conns)
+kill -STOP "$RD_PID"
+t0=$(date +%s%N)
+r=$(pf_rcpt "$SMTP" 127.0.0.3 "$remote")
+t1=$(date +%s%N)
+kill -CONT "$RD_PID"
+expect "relay with Redis stalled (127.0.0.3 allowed)" "451 4.3.0" "$r"
+echo "# answered after $(((t1 - t0) / 1000000)) ms (redis.timeout 1s)"
+check "the milter says Redis did not answer in time" \
+	wait_for 2 grep -q "redis 127.0.0.1:$RPORT db 0: no answer within 1 s" "$SMTP_DIR/milter.log"
+n1=$(conns)
+check "no fresh connection was tried during the stall ($n0 -> $n1, the second INFO's own)" \
+	test "$n1" -eq $((n0 + 1))
+r=$(pf_rcpt "$SMTP" 127.0.0.3 "$remote")
+expect "relay from 127.0.0.3 once Redis runs again" "250 2.1.5" "$r"
 
 # Redis down: the milter fails closed, relayd keeps its logins.
 rd_stop
