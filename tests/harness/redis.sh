@@ -1,6 +1,8 @@
 # redis.sh - a private Redis server on loopback for tests (POSIX sh,
 # sourced after tests/lib.sh; defines functions only).
 #
+#   rd_require       skip the test (exit 77) unless redis-server and
+#                    redis-cli are installed
 #   rd_start DIR PORT [PASSWORD]
 #       Start redis-server in the foreground of a background job: bound to
 #       127.0.0.1:PORT only, no persistence (save "", appendonly no),
@@ -12,6 +14,12 @@
 #   rd_stop          stop it (TERM, wait); safe to call twice.
 #   rd_cli ARGS...   redis-cli against it (authenticated), raw output.
 #   rd_ping          it answers PING.
+
+rd_require() {
+	for _rdp in redis-server redis-cli; do
+		command -v "$_rdp" >/dev/null || skip_all "$_rdp not installed"
+	done
+}
 
 rd_start() {
 	RD_DIR=$1 RD_PORT=$2 RD_PASS=${3:-}

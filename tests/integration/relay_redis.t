@@ -21,7 +21,8 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root (private Postfix/Dovecot, privilege drop)"
 lm_have leafmail-relayd leafmail-milter leafmail-relaylock ||
 	skip_all "leafmail-relayd/leafmail-milter/leafmail-relaylock not built"
-for p in postfix dovecot swaks curl redis-server redis-cli; do
+rd_require
+for p in postfix dovecot swaks curl; do
 	command -v "$p" >/dev/null || skip_all "$p not installed"
 done
 lm_ensure_user || skip_all "cannot create user leafmail"

@@ -8,9 +8,7 @@
 . "$LEAFMAIL_SRC/tests/lib.sh"
 . "$S/tests/relayd/common.sh"
 . "$S/tests/harness/redis.sh"
-for p in redis-server redis-cli; do
-	command -v "$p" >/dev/null || skip_all "$p not installed"
-done
+rd_require
 
 RPORT=$(free_port)
 rd_start "$T/redis" "$RPORT" || { notok "redis-server starts"; exit 1; }
@@ -69,6 +67,31 @@ check "relayd -a through unix:$T/r.sock" \
 	test "$(redis-cli -s "$T/r.sock" -n 3 EXISTS 'lm*t[1]:relay:2001:db9::77')" = 1
 check "relayd -l through the socket" sh -c "'$RELAYD' -c '$T/unix.conf' -l | grep -q '^2001:db9::77 '"
 
+# Started while Redis is not there: relayd warns, keeps running, keeps
+# the logins it reads and writes them once Redis answers.
+DPORT=$(free_port)
+sed -e "s|address = \"127.0.0.1:$RPORT\"|address = \"127.0.0.1:$DPORT\"|" \
+	-e "s|\"$LOG\"|\"$T/late.log\"|" -e "s|\"$T/state\"|\"$T/state2\"|" \
+	-e "s|\"$T/run\"|\"$T/run2\"|" "$CFG" >"$T/late.conf"
+: >"$T/late.log"
+"$RELAYD" -f -c "$T/late.conf" 2>"$T/late.err" &
+LPID=$!
+track_pid "$LPID"
+check "relayd starts with Redis unreachable, and warns" \
+	wait_for 10 grep -q "logins are kept and written once it answers" "$T/late.err"
+login 10.30.0.1 >>"$T/late.log"
+check "a login read while Redis is down is kept" \
+	wait_for 5 grep -q "1 addresses kept, retrying" "$T/late.err"
+redis-server --bind 127.0.0.1 --port "$DPORT" --save "" --appendonly no \
+	--dir "$T" --logfile "$T/late-redis.log" --daemonize no &
+track_pid $!
+check "and written once Redis is there" \
+	wait_for 15 sh -c "[ \"\$(redis-cli -p $DPORT -n 3 EXISTS 'lm*t[1]:relay:10.30.0.1')\" = 1 ]"
+check "relayd says so" grep -q "written again" "$T/late.err"
+kill -TERM "$LPID"
+wait "$LPID"
+check "relayd stopped cleanly" test $? -eq 0
+
 # Configuration errors, each with its line.
 bad() {
 	sed "s|$2|$3|" "$CFG" >"$T/bad.conf"
@@ -85,7 +108,7 @@ bad "a blank in key-prefix" 'key-prefix = .*' 'key-prefix = "a b"' 'no blanks'
 printf 'secret\n' >"$T/open.pw"
 chmod 644 "$T/open.pw"
 bad "-t reads the password file" 'database = 3' "password-file = \"$T/open.pw\"" 'chmod 600'
-if cat "$ERR" | grep -qE 'Sanitizer|runtime error'; then
+if cat "$ERR" "$T/late.err" | grep -qE 'Sanitizer|runtime error'; then
 	notok "no sanitizer reports"
 else
 	ok "no sanitizer reports"

@@ -10,9 +10,7 @@
 . "$LEAFMAIL_SRC/tests/lib.sh"
 . "$S/tests/umtp/common.sh"
 . "$S/tests/harness/redis.sh"
-for p in redis-server redis-cli; do
-	command -v "$p" >/dev/null || skip_all "$p not installed"
-done
+rd_require
 
 RPORT=$(free_port)
 PW=pw-$$-$(date +%s%N)

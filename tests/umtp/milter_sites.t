@@ -58,8 +58,8 @@ A_MILTER=$LM_MILTER_PID
 # duplicate store in a private Redis instead of the LMDB file.
 store="" redis_sec=""
 if [ -n "${MS_REDIS:-}" ]; then
-	command -v redis-server >/dev/null || skip_all "redis-server not installed"
 	. "$S/tests/harness/redis.sh"
+	rd_require
 	RPORT=$(free_port)
 	rd_start "$T/redis" "$RPORT" || { notok "redis-server starts"; exit 1; }
 	store='dedup-store = "redis"'
