@@ -15,28 +15,9 @@ import socket
 import struct
 import sys
 
-SMFI_CURR_ACTS = 0x1FF
-SMFI_CURR_PROT = 0x1FFFFF
-
-
-def send(s, cmd, data=b""):
-    s.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("filter closed the connection")
-        buf += chunk
-    return buf
-
-
-def recv(s):
-    (n,) = struct.unpack(">I", recv_exact(s, 4))
-    body = recv_exact(s, n)
-    return body[:1], body[1:]
+# Packet framing and protocol constants, shared with milterchat.py (this
+# script's directory is first on sys.path).
+from milterchat import SMFI_CURR_ACTS, SMFI_CURR_PROT, recv, send
 
 
 def expect_continue(s, what):
