@@ -33,6 +33,20 @@ _cleanup() {
 }
 trap '_cleanup' EXIT
 trap 'exit 1' INT TERM HUP
+# need_run_user: RUSER is the user the daemons under test switch to: as
+# root the system user "leafmail", created when missing (as a package's
+# postinst would), otherwise the caller.  Non-zero when it cannot be made.
+need_run_user() {
+	if [ "$(id -u)" -ne 0 ]; then
+		RUSER=$(id -un)
+		return 0
+	fi
+	RUSER=leafmail
+	id leafmail >/dev/null 2>&1 && return 0
+	useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin leafmail >/dev/null 2>&1 ||
+		id leafmail >/dev/null 2>&1 # another test was quicker
+}
 # wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds
 wait_for() {
 	_n=$(($1 * 20)); shift

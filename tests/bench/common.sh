@@ -48,11 +48,4 @@ target() {
 	echo "target $1 $2 $3 $4: $_met"
 }
 
-bench_user() {
-	if [ "$(id -u)" -ne 0 ]; then id -un; return; fi
-	if ! id leafmail >/dev/null 2>&1; then
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin leafmail >/dev/null 2>&1 || return 1
-	fi
-	echo leafmail
-}
+bench_user() { need_run_user && echo "$RUSER"; }

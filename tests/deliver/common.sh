@@ -13,17 +13,7 @@
 DELIVER=$B/leafmail-deliver
 [ -x "$DELIVER" ] || skip_all "$DELIVER not built"
 umask 022
-if [ "$(id -u)" -eq 0 ]; then
-	RUSER=leafmail
-	if ! id "$RUSER" >/dev/null 2>&1; then
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$RUSER" >/dev/null 2>&1 ||
-			id "$RUSER" >/dev/null 2>&1 ||
-			skip_all "cannot create system user $RUSER"
-	fi
-else
-	RUSER=$(id -un)
-fi
+need_run_user || skip_all "cannot create system user leafmail"
 CFG=$T/leafmail.conf
 MBOX=$T/mailboxes
 BASE=$T/base

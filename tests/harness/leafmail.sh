@@ -33,10 +33,7 @@ lm_have() {
 	for _lmp in "$@"; do [ -x "$B/$_lmp" ] || return 1; done
 }
 
-lm_ensure_user() {
-	id leafmail >/dev/null 2>&1 ||
-		useradd --system --no-create-home --shell /usr/sbin/nologin leafmail
-}
+lm_ensure_user() { need_run_user; }
 
 lm_conf() {
 	LM_DIR=$1 LM_CONF=$1/leafmail.conf LM_TABLE=$1/state/relay

@@ -16,15 +16,8 @@ command -v miltertest >/dev/null 2>&1 || skip_all "miltertest not installed"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed"
 [ -x "$M" ] || { notok "no $M: build it first"; exit 1; }
 
-if [ "$(id -u)" -eq 0 ]; then
-	if ! getent passwd leafmail >/dev/null; then
-		useradd --system --no-create-home --shell /usr/sbin/nologin leafmail ||
-			{ notok "create system user leafmail"; exit 1; }
-	fi
-	RUNAS=leafmail
-else
-	RUNAS=$(id -un)
-fi
+need_run_user || { notok "create system user leafmail"; exit 1; }
+RUNAS=$RUSER
 
 RUN=$T/run
 SOCK=$RUN/milter.sock

@@ -12,7 +12,7 @@
 # instance, socket in use, path not a socket, -t) and a stale socket.
 #
 # As root the milter must switch to a real non-root user: the system user
-# "leafmail" is created if missing (useradd --system).
+# "leafmail" is created if missing (need_run_user, tests/lib.sh).
 . "$LEAFMAIL_SRC/tests/lib.sh"
 
 M=$B/leafmail-milter
@@ -22,15 +22,8 @@ command -v postmap >/dev/null 2>&1 || skip_all "postmap (postfix) not installed"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed"
 [ -x "$M" ] || { notok "no $M: build it first"; exit 1; }
 
-if [ "$(id -u)" -eq 0 ]; then
-	if ! getent passwd leafmail >/dev/null; then
-		useradd --system --no-create-home --shell /usr/sbin/nologin leafmail ||
-			{ notok "create system user leafmail"; exit 1; }
-	fi
-	RUNAS=leafmail
-else
-	RUNAS=$(id -un)
-fi
+need_run_user || { notok "create system user leafmail"; exit 1; }
+RUNAS=$RUSER
 
 RUN=$T/run
 SOCK=$RUN/milter.sock

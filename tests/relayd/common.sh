@@ -1,24 +1,13 @@
 # common.sh - helpers for tests/relayd/*.t (sourced after tests/lib.sh).
 #
 # Every test runs the real $B/leafmail-relayd against a configuration in
-# $T.  Run as root (as CI does), the daemon must switch to `user`: we use
-# the system user "leafmail", created here when missing (useradd --system;
-# tests/install-deps.sh is the better place for it).  Run as an ordinary
-# user, relayd runs as that user and `user` is ignored.
+# $T.  Run as root (as CI does), the daemon must switch to `user`: the
+# system user "leafmail" (need_run_user, tests/lib.sh).  Run as an
+# ordinary user, relayd runs as that user and `user` is ignored.
 RELAYD=$B/leafmail-relayd
 [ -x "$RELAYD" ] || skip_all "$RELAYD not built"
 umask 022
-if [ "$(id -u)" -eq 0 ]; then
-	RUSER=leafmail
-	if ! id "$RUSER" >/dev/null 2>&1; then
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$RUSER" >/dev/null 2>&1 ||
-			id "$RUSER" >/dev/null 2>&1 || # another test was quicker
-			skip_all "cannot create system user $RUSER"
-	fi
-else
-	RUSER=$(id -un)
-fi
+need_run_user || skip_all "cannot create system user leafmail"
 CFG=$T/leafmail.conf
 LOG=$T/log/dovecot.log
 TABLE=$T/state/relay

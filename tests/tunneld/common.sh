@@ -26,9 +26,7 @@ tn_require() {
 	command -v ssh-keygen >/dev/null || skip_all "ssh-keygen missing"
 	command -v smtp-sink >/dev/null || skip_all "smtp-sink missing (postfix)"
 	command -v python3 >/dev/null || skip_all "python3 missing"
-	id "$TN_USER" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --shell /usr/sbin/nologin "$TN_USER" ||
-		skip_all "cannot create user $TN_USER"
+	need_run_user || skip_all "cannot create user $TN_USER"
 	mkdir -p /run/sshd
 	SSHD_PORT=$(free_port)
 	SINK_PORT=$(free_port)

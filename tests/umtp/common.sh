@@ -21,17 +21,7 @@ CAPTURE=$S/tests/umtp/capture-sendmail.sh
 perl -MCompress::Zlib -MDigest::MD5 -MDigest::SHA -e 1 2>/dev/null ||
 	skip_all "perl lacks Compress::Zlib / Digest::MD5 / Digest::SHA"
 umask 022
-if [ "$(id -u)" -eq 0 ]; then
-	RUSER=leafmail
-	if ! id "$RUSER" >/dev/null 2>&1; then
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$RUSER" >/dev/null 2>&1 ||
-			id "$RUSER" >/dev/null 2>&1 ||
-			skip_all "cannot create system user $RUSER"
-	fi
-else
-	RUSER=$(id -un)
-fi
+need_run_user || skip_all "cannot create system user leafmail"
 CFG=$T/leafmail.conf
 RLOG=$T/receive.log
 CAP=$T/capture
