@@ -92,6 +92,19 @@ kill -TERM "$LPID"
 wait "$LPID"
 check "relayd stopped cleanly" test $? -eq 0
 
+# Pointed at a read-only replica: Redis's refusal is the message.
+ROPORT=$(free_port)
+redis-server --bind 127.0.0.1 --port "$ROPORT" --save "" --appendonly no \
+	--dir "$T" --logfile "$T/ro-redis.log" --daemonize no \
+	--replicaof 127.0.0.1 "$(free_port)" &
+track_pid $!
+wait_for 10 sh -c "redis-cli -p $ROPORT PING 2>/dev/null | grep -q PONG"
+sed "s|address = \"127.0.0.1:$RPORT\"|address = \"127.0.0.1:$ROPORT\"|" "$CFG" >"$T/ro.conf"
+"$RELAYD" -c "$T/ro.conf" -a 10.40.0.1 2>"$T/ro.err"
+rc=$?
+check "relayd -a against a read-only replica exits 75 (got $rc)" test "$rc" -eq 75
+check "and passes on Redis's reason: $(head -1 "$T/ro.err")" grep -q "READONLY" "$T/ro.err"
+
 # Configuration errors, each with its line.
 bad() {
 	sed "s|$2|$3|" "$CFG" >"$T/bad.conf"
