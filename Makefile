@@ -17,9 +17,13 @@ CC      ?= cc
 PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis
 # libpq and libsqlite3 are dlopen'ed by leafmail-deliver on first use
 # (deliver/mailbox_*.c); only their headers are needed at build time.
+# pkg-config runs when this file is read: the targets that install the
+# packages first (demo, bench, check) build through a sub-make, which
+# reads it again once they are there.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libpq 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+PKG_MISSING := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) libpq cmocka 2>/dev/null || echo yes)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
@@ -66,8 +70,18 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: FORCE all deps check check-fast check-asan unit install clean demo bench lint fuzz
-all: $(BUILT_PROGRAMS:%=$(BUILD)/%)
+.PHONY: FORCE all deps pkgcheck check check-fast check-asan unit install clean demo bench lint fuzz
+all: pkgcheck $(BUILT_PROGRAMS:%=$(BUILD)/%)
+
+# Without the -dev packages every library flag above is empty and the
+# link fails with a page of undefined references; say what to do instead.
+pkgcheck:
+ifeq ($(PKG_MISSING),yes)
+	@echo "leafmail: pkg-config or a library's -dev package is missing" >&2
+	@echo "  (pkg-config --exists $(PKGS) libpq cmocka failed)." >&2
+	@echo "  Run 'make deps' as root (tests/install-deps.sh), then make again." >&2
+	@exit 69
+endif
 
 $(BUILD)/obj/%.o: %.c $(wildcard lib/*.h) $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -99,11 +113,11 @@ endef
 $(foreach p,$(BUILT_PROGRAMS),$(eval $(call program,$(p))))
 
 # Unit tests link every archive, so a test can reach any module.
-$(BUILD)/tests/%: tests/unit/%.c $(PRIV_LIBS) $(BUILD)/libleafmail.a
+$(BUILD)/tests/%: tests/unit/%.c $(PRIV_LIBS) $(BUILD)/libleafmail.a | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(PRIV_LIBS) $(BUILD)/libleafmail.a $(LIBS) $(CMOCKA_LIBS)
 
-unit: $(UNIT_BINS)
+unit: pkgcheck $(UNIT_BINS)
 
 deps:
 	@sh tests/install-deps.sh
@@ -137,10 +151,12 @@ build-fuzz/%: tests/fuzz/%.c FORCE
 		$(FUZZ_LIBS) $(LIBS)
 FORCE:
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	sh tests/demo.sh
 
-bench: deps all
+bench: deps
+	$(MAKE) all
 	sh tests/bench/run.sh $(BUILD)
 
 lint:

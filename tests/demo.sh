@@ -55,13 +55,43 @@ done
 
 # LEAFMAIL_DEMO_DIR: where to put it instead (tests/integration/demo.t)
 demo=${LEAFMAIL_DEMO_DIR:-$src/demo}
-# an earlier --keep run may still be up
-[ -f "$demo/stop.sh" ] && sh "$demo/stop.sh" >/dev/null 2>&1
-# Under a long path the harnesses put Postfix's queue and Dovecot's
-# base_dir in short /tmp/lm* directories that ./demo links to.
-[ -d "$demo" ] && find "$demo" -type l -lname '/tmp/lm*' -exec sh -c 'rm -rf "$(readlink "$1")"' sh {} \;
-rm -rf "$demo"
+# An earlier run may have put the demo in /var/tmp (below) behind a link.
+if [ -L "$demo" ]; then
+	old=$(readlink "$demo")
+	case $old in /var/tmp/leafmail-demo.*) ;; *) old= ;; esac
+	rm -f "$demo"
+	[ -n "$old" ] && [ -d "$old" ] && mv "$old" "$demo.old.$$" 2>/dev/null && old=$demo.old.$$
+else
+	old=
+fi
+for d in "$demo" ${old:+"$old"}; do
+	# an earlier --keep run may still be up
+	[ -f "$d/stop.sh" ] && sh "$d/stop.sh" >/dev/null 2>&1
+	# Under a long path the harnesses put Postfix's queue and Dovecot's
+	# base_dir in short /tmp/lm* directories that ./demo links to.
+	[ -d "$d" ] && find "$d" -type l -lname '/tmp/lm*' -exec sh -c 'rm -rf "$(readlink "$1")"' sh {} \;
+	rm -rf "$d"
+done
 mkdir -p "$demo"
+# The daemons run as leafmail, Postfix's pipe(8) runs leafmail-deliver as
+# nobody: both must reach the demo's files and the programs.  A checkout
+# under /root (mode 0700, a newcomer's usual place) is out of their
+# reach; then the demo lives in /var/tmp and ./demo is a link to it.
+if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$demo" 2>/dev/null; then
+	rmdir "$demo"
+	real=$(mktemp -d /var/tmp/leafmail-demo.XXXXXX) ||
+		{ echo "demo: cannot create a directory in /var/tmp" >&2; exit 1; }
+	chmod 755 "$real"
+	ln -s "$real" "$demo"
+	echo "demo: $(dirname "$demo") is out of reach of unprivileged users;" \
+		"the demo lives in $real (./demo links to it)"
+	demo=$real
+fi
+# The programs, copied where every user can execute them.
+. "$src/tests/stage.sh"
+stage_build "$build" "$demo/bin" ||
+	{ echo "demo: cannot copy the programs to $demo/bin" >&2; exit 1; }
+build=$demo/bin
 export LEAFMAIL_BUILD="$build" LEAFMAIL_SRC="$src" LEAFMAIL_TMP="$demo"
 . "$src/tests/lib.sh"
 . "$src/tests/harness/postfix.sh"

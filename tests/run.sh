@@ -12,7 +12,14 @@
 #                            failure; so does one that reports nothing.
 # Scripts get LEAFMAIL_BUILD and LEAFMAIL_SRC (absolute paths),
 # LEAFMAIL_TMP, a fresh scratch directory of their own, and LEAFMAIL_SAN=1
-# when BUILD_DIR is a sanitizer build.
+# when BUILD_DIR is a sanitizer build.  LEAFMAIL_SRC and LEAFMAIL_BUILD
+# are world-readable copies of the checkout and of the build's programs
+# (tests/stage.sh): the daemons and Postfix's pipe(8) run them as
+# unprivileged users, who cannot reach a checkout under /root.  The
+# checkout itself is LEAFMAIL_CHECKOUT and the build directory
+# LEAFMAIL_BUILD_DIR, for what runs as root and writes there (make).
+# When a script fails, the warning and error lines of the logs in its
+# scratch directory (the servers it started) are printed after its own.
 # Scratch directories live under a short /tmp path, not in the checkout:
 # Dovecot and Postfix put unix sockets in them, and sun_path holds only
 # 107 bytes (a CI checkout under a long path overflowed it).  The logs
@@ -32,13 +39,25 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 note_fail() { fail=$((fail + $1)); failed="$failed
   $2"; }
+. "$src/tests/stage.sh"
+
+# evidence DIR: the lines of DIR's logs (Postfix's maillog, Dovecot's,
+# leafmail's) that say why something went wrong, a few per file.
+evidence() {
+	find -L "$1" -type f \( -name '*.log' -o -name '*log' -o -name '*.err' \) \
+		-size -64M 2>/dev/null | sort | while IFS= read -r _l; do
+		_m=$(grep -aE -i 'fatal|panic|error|warning|denied|refused|not ok|cannot|failed|sanitizer' "$_l" 2>/dev/null | tail -8)
+		[ -n "$_m" ] || continue
+		echo "#   -- ${_l#"$1"/}:"
+		printf '%s\n' "$_m" | cut -c1-300 | sed 's/^/#   /'
+	done | head -80
+}
 
 for build in "$@"; do
 case $build in /*) ;; *) build=$src/$build ;; esac
 case $build in *asan*) LEAFMAIL_SAN=1 ;; *) LEAFMAIL_SAN=0 ;; esac
 bname=$(basename "$build")
 echo "== $bname"
-export LEAFMAIL_BUILD=$build LEAFMAIL_SRC=$src LEAFMAIL_SAN
 tmproot=$src/tests/tmp/$bname
 mkdir -p "$tmproot"
 # The previous run's scratch tree for this build goes first.
@@ -50,6 +69,12 @@ scratch=$(mktemp -d /tmp/lmt.XXXXXX) || exit 1
 # Daemons that drop privileges (postfix, dovecot, leafmail) must traverse it.
 chmod 755 "$scratch"
 echo "$scratch" >"$tmproot/.scratch"
+if ! stage_src "$src" "$scratch/.src" || ! stage_build "$build" "$scratch/.bin"; then
+	echo "run.sh: cannot copy the checkout and $build to $scratch" >&2
+	exit 1
+fi
+export LEAFMAIL_BUILD=$scratch/.bin LEAFMAIL_SRC=$scratch/.src LEAFMAIL_SAN \
+	LEAFMAIL_CHECKOUT=$src LEAFMAIL_BUILD_DIR=$build
 n=0
 
 for t in "$build"/tests/test_*; do
@@ -71,10 +96,10 @@ for t in "$build"/tests/test_*; do
 	echo "unit $name: $p passed, $f failed"
 done
 
-for t in "$src"/tests/*/*.t; do
+for t in "$LEAFMAIL_SRC"/tests/*/*.t; do
 	[ -f "$t" ] || continue
 	case $t in *"$only"*) ;; *) continue ;; esac
-	rel=${t#"$src"/}
+	rel=${t#"$LEAFMAIL_SRC"/}
 	name=$(echo "$rel" | tr '/.' '__')
 	n=$((n + 1))
 	LEAFMAIL_TMP=$scratch/$n
@@ -101,6 +126,7 @@ for t in "$src"/tests/*/*.t; do
 		note_fail "$f" "$bname $rel (exit $rc, log $log)"
 		grep -E '^not ok|^#' "$log" | head -30
 		[ "$rc" -ne 0 ] && tail -15 "$log"
+		evidence "$LEAFMAIL_TMP"
 	fi
 	echo "script $rel: $p passed, $f failed (${secs}s)"
 done

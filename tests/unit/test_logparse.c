@@ -369,11 +369,10 @@ test_long_lines(void **state)
 				expect_addr(&a, "1.1.1.1");
 		}
 	}
-	double dt = seconds() - t0;
-	print_message("1 MB lines: %.3f s\n", dt);
 	/* Linear: well under a second even under ASan; quadratic would be
-	 * hours. */
-	assert_true(dt < 5.0);
+	 * hours, which the suite's per-test timeout turns into a failure.
+	 * The time is printed, never asserted: a loaded machine is no bug. */
+	print_message("1 MB lines: %.3f s\n", seconds() - t0);
 
 	for (int i = 0; i < 5; i++)
 		logparser_free(ps[i]);
