@@ -21,12 +21,15 @@ lograte_init(struct lograte *lr, unsigned burst, long long interval_ms)
 	lr->left_out = 0;
 }
 
-/* A new window begins when the old one has passed; the caller holds mu. */
+/* A new window begins when the old one has passed; the caller holds mu.
+ * A time before the window's start is counted in it: threads read the
+ * clock before they take the mutex, so their times arrive a little out
+ * of order, and restarting the window for them would let a flood spread
+ * over threads through the gate. */
 static void
 roll(struct lograte *lr, long long now_ms)
 {
-	if (lr->window_start < 0 || now_ms - lr->window_start >= lr->interval_ms ||
-	    now_ms < lr->window_start) {
+	if (lr->window_start < 0 || now_ms - lr->window_start >= lr->interval_ms) {
 		lr->window_start = now_ms;
 		lr->used = 0;
 	}
@@ -59,8 +62,7 @@ lograte_summary(struct lograte *lr, long long now_ms)
 
 	pthread_mutex_lock(&lr->mu);
 	if (lr->left_out > 0 && lr->window_start >= 0 &&
-	    (now_ms - lr->window_start >= lr->interval_ms ||
-	     now_ms < lr->window_start)) {
+	    now_ms - lr->window_start >= lr->interval_ms) {
 		n = lr->left_out;
 		lr->left_out = 0;
 		/* The reported lines' window is over; the next line opens a
