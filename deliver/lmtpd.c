@@ -248,8 +248,11 @@ serve(struct server *srv, int sfd)
 		p[1].fd = c->lfd;
 		p[1].events = POLLIN;
 		/* At the limit, leave new connections in the backlog and look
-		 * again shortly (a session ending doesn't wake poll). */
-		r = poll(p, full ? 1 : 2, full ? 50 : -1);
+		 * again shortly (a session ending doesn't wake poll); wake at
+		 * least once a second for the summary of lines the sessions'
+		 * clients caused but the rate limit left out. */
+		r = poll(p, full ? 1 : 2, full ? 50 : 1000);
+		lograte_tick(c->ctx->lograte);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -324,6 +327,7 @@ lmtpd_run(const struct lmtpd_conf *conf)
 	if (write(srv.stop_wr, "x", 1) != 1)
 		log_warn("waking sessions");
 	drain(&srv);
+	lograte_last(conf->ctx->lograte);
 	close(sfd);
 	if (active(&srv) > 0)
 		return 1; /* leave everything to exit() */

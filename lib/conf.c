@@ -98,6 +98,16 @@ v_nonneg(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 1) {
+		cfg_error(cfg, "%s: must be at least 1", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 v_port(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, 0);
@@ -393,6 +403,7 @@ static cfg_opt_t deliver_opts[] = {
 	CFG_INT("lmtp-max-sessions", 100, CFGF_NONE),
 	CFG_STR("lmtp-stop-grace", "10s", CFGF_NONE),
 	CFG_STR("lmtp-idle-timeout", "5m", CFGF_NONE),
+	CFG_INT("max-message-size", 10240000, CFGF_NONE),
 	CFG_BOOL("fold-case", cfg_true, CFGF_NONE),
 	CFG_STR("quota-action", "tempfail", CFGF_NONE),
 	CFG_STR("domain-query", NULL, CFGF_NODEFAULT),
@@ -413,6 +424,8 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR("state-dir", "/var/lib/leafmail", CFGF_NONE),
 	CFG_STR("run-dir", "/run/leafmail", CFGF_NONE),
 	CFG_STR("syslog-facility", "mail", CFGF_NONE),
+	CFG_INT("log-rate-burst", 10, CFGF_NONE),
+	CFG_STR("log-rate-interval", "1m", CFGF_NONE),
 	CFG_SEC("relay", relay_opts, CFGF_NONE),
 	CFG_SEC("relayd", relayd_opts, CFGF_NONE),
 	CFG_SEC("milter", milter_opts, CFGF_NONE),
@@ -429,6 +442,8 @@ struct validator {
 
 static const struct validator validators[] = {
 	{"syslog-facility", v_facility},
+	{"log-rate-burst", v_nonneg},
+	{"log-rate-interval", v_duration},
 	{"relay|expire", v_duration},
 	{"relay|sweep-interval", v_duration},
 	{"relay|ignore-networks", v_networks},
@@ -465,6 +480,7 @@ static const struct validator validators[] = {
 	{"deliver|lmtp-max-sessions", v_nonneg},
 	{"deliver|lmtp-stop-grace", v_duration},
 	{"deliver|lmtp-idle-timeout", v_duration},
+	{"deliver|max-message-size", v_positive},
 	{"redis|address", v_redis_address},
 	{"redis|database", v_nonneg},
 	{"redis|key-prefix", v_key_prefix},
@@ -619,4 +635,15 @@ conf_cidr_list(cfg_t *sec, const char *name, struct cidr_list *l)
 		}
 	}
 	return 0;
+}
+
+void
+conf_lograte(cfg_t *cfg, struct lograte *lr, const char *what)
+{
+	long burst = cfg_getint(cfg, "log-rate-burst");
+
+	if (burst > 1000000)
+		burst = 1000000;
+	lograte_init_named(lr, what, (unsigned)burst,
+	                   conf_duration(cfg, "log-rate-interval") * 1000);
 }
