@@ -410,6 +410,15 @@ static cfg_opt_t deliver_opts[] = {
 	CFG_STR("mailbox-query", NULL, CFGF_NODEFAULT),
 	CFG_END()};
 
+static cfg_opt_t policyd_opts[] = {
+	CFG_STR("socket", "unix:/var/spool/postfix/leafmail/policy.sock", CFGF_NONE),
+	CFG_STR("socket-mode", "0660", CFGF_NONE),
+	CFG_STR_LIST("local-domains", "{}", CFGF_NONE),
+	CFG_STR_LIST("trusted-networks", "{}", CFGF_NONE),
+	CFG_INT("max-connections", 200, CFGF_NONE),
+	CFG_STR("idle-timeout", "10m", CFGF_NONE),
+	CFG_END()};
+
 static cfg_opt_t redis_opts[] = {
 	CFG_STR("address", NULL, CFGF_NODEFAULT),
 	CFG_STR("password-file", NULL, CFGF_NODEFAULT),
@@ -432,6 +441,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("umtp", umtp_opts, CFGF_NONE),
 	CFG_SEC("tunnel", tunnel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("deliver", deliver_opts, CFGF_NONE),
+	CFG_SEC("policyd", policyd_opts, CFGF_NONE),
 	CFG_SEC("redis", redis_opts, CFGF_NONE),
 	CFG_END()};
 
@@ -481,6 +491,10 @@ static const struct validator validators[] = {
 	{"deliver|lmtp-stop-grace", v_duration},
 	{"deliver|lmtp-idle-timeout", v_duration},
 	{"deliver|max-message-size", v_positive},
+	{"policyd|socket-mode", v_mode},
+	{"policyd|trusted-networks", v_networks},
+	{"policyd|max-connections", v_positive},
+	{"policyd|idle-timeout", v_duration},
 	{"redis|address", v_redis_address},
 	{"redis|database", v_nonneg},
 	{"redis|key-prefix", v_key_prefix},
@@ -547,7 +561,7 @@ static void
 conf_name_sections(cfg_t *cfg, const char *path)
 {
 	static const char *const single[] = {"relay", "relayd", "milter", "umtp",
-		"deliver", "redis", NULL};
+		"deliver", "policyd", "redis", NULL};
 	int i;
 
 	for (i = 0; single[i] != NULL; i++) {

@@ -11,7 +11,7 @@ int
 lineread(FILE *in, char *buf, size_t size, size_t *len)
 {
 	size_t n = 0;
-	int c = EOF, complete = 0;
+	int c = EOF, lf = 0;
 
 	while (n < size - 1) {
 		if ((c = getc_unlocked(in)) == EOF || c == '\n')
@@ -19,28 +19,26 @@ lineread(FILE *in, char *buf, size_t size, size_t *len)
 		buf[n++] = (char)c;
 	}
 	if (c == '\n') {
-		complete = 1;
-	} else if (c == EOF) {
-		if (n == 0) {
-			buf[0] = '\0';
-			*len = 0;
-			return LINEREAD_EOF;
-		}
-		complete = 1; /* the last line, unterminated */
-	} else {
+		lf = 1;
+	} else if (c == EOF && n == 0) {
+		buf[0] = '\0';
+		*len = 0;
+		return LINEREAD_EOF;
+	} else if (c != EOF) {
 		/* The buffer is full: the line is complete only if its LF
 		 * comes next (a CR before it must still be cut). */
-		c = getc_unlocked(in);
-		if (c == '\n' || c == EOF)
-			complete = 1;
-		else
+		if ((c = getc_unlocked(in)) == '\n')
+			lf = 1;
+		else if (c != EOF)
 			ungetc(c, in);
 	}
-	if (complete && n > 0 && buf[n - 1] == '\r')
+	/* A CR is part of the line end only before an LF: a last line
+	 * "\r" without one is not an empty line. */
+	if (lf && n > 0 && buf[n - 1] == '\r')
 		n--;
 	buf[n] = '\0';
 	*len = n;
-	return complete ? LINEREAD_LINE : LINEREAD_PART;
+	return lf || c == EOF ? LINEREAD_LINE : LINEREAD_PART;
 }
 
 int

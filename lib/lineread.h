@@ -12,7 +12,8 @@
  *
  *   lineread(in, buf, size, &len)
  *       LINEREAD_LINE  the rest of a line, its line end (LF or CRLF) cut
- *                      off; a last line without LF at end of input too
+ *                      off; a last line without LF at end of input too,
+ *                      as it is (a CR there is no line end)
  *       LINEREAD_PART  size - 1 bytes of a line that goes on: the next
  *                      call returns more of the same line
  *       LINEREAD_EOF   end of input or a read error, nothing read

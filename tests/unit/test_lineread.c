@@ -42,6 +42,9 @@ static const struct rcase cases[] = {
     {"abcd", 0, 5, "L:abcd|E"},                /* full at end of input */
     {"a\0b\n", 4, 16, "L:a0b|E"},
     {"", 0, 16, "E"},
+    {"a\r", 0, 16, "L:a\r|E"},               /* CR at the end, no LF */
+    {"\r", 0, 16, "L:\r|E"},                 /* not an empty line */
+    {"abcd\r", 0, 5, "P:abcd|L:\r|E"},
 };
 
 static void
