@@ -25,12 +25,24 @@ lograte_init(struct lograte *lr, unsigned burst, long long interval_ms)
 	lr->what = NULL;
 }
 
-/* A new window begins when the old one has passed; the caller holds mu. */
+/* The window is over when its time has passed, or when the clock went
+ * back further than a window (a caller's clock that stepped back).  A
+ * little earlier than its start is still the window: two threads read
+ * the clock, then the later reading takes the mutex first, and that must
+ * not open a second window (and let a second burst through). */
+static int
+over(const struct lograte *lr, long long now_ms)
+{
+	return lr->window_start < 0 ||
+	       now_ms - lr->window_start >= lr->interval_ms ||
+	       lr->window_start - now_ms > lr->interval_ms;
+}
+
+/* A new window begins when the old one is over; the caller holds mu. */
 static void
 roll(struct lograte *lr, long long now_ms)
 {
-	if (lr->window_start < 0 || now_ms - lr->window_start >= lr->interval_ms ||
-	    now_ms < lr->window_start) {
+	if (over(lr, now_ms)) {
 		lr->window_start = now_ms;
 		lr->used = 0;
 	}
@@ -62,9 +74,7 @@ lograte_summary(struct lograte *lr, long long now_ms)
 	unsigned long n = 0;
 
 	pthread_mutex_lock(&lr->mu);
-	if (lr->left_out > 0 && lr->window_start >= 0 &&
-	    (now_ms - lr->window_start >= lr->interval_ms ||
-	     now_ms < lr->window_start)) {
+	if (lr->left_out > 0 && lr->window_start >= 0 && over(lr, now_ms)) {
 		n = lr->left_out;
 		lr->left_out = 0;
 		/* The reported lines' window is over; the next line opens a

@@ -162,15 +162,18 @@ main(int argc, char **argv)
 
 	log_init(PROG, 1, 0); /* stderr too until we detach */
 	memset(&st, 0, sizeof(st));
-	if ((cfg = conf_load(conffile, err, sizeof(err))) == NULL ||
-	    load(cfg, &st, err, sizeof(err)) != 0 ||
-	    daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", conffile, err);
-		return DAEMON_EX_CONFIG;
-	}
-	if (test) {
-		printf("%s: configuration OK\n", conffile);
-		return 0;
+	rc = (cfg = conf_load(conffile, err, sizeof(err))) == NULL ||
+	     load(cfg, &st, err, sizeof(err)) != 0 ||
+	     daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof(err)) != 0;
+	if (rc != 0 || test) {
+		if (rc != 0)
+			fprintf(stderr, "%s: %s\n", conffile, err);
+		else
+			printf("%s: configuration OK\n", conffile);
+		redis_free(st.redis);
+		policy_free(&st.policy);
+		conf_free(cfg);
+		return rc != 0 ? DAEMON_EX_CONFIG : 0;
 	}
 
 	run_dir = cfg_getstr(cfg, "run-dir");
