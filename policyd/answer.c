@@ -14,19 +14,9 @@
 
 #include "log.h"
 #include "logsafe.h"
+#include "timefmt.h"
 
 #define RCPT_LOGLEN 320
-
-static const char *
-when(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)t);
-	return buf;
-}
 
 const char *
 answer_request(const struct answer_ctx *ctx, const struct policyreq *r,
@@ -69,7 +59,7 @@ answer_request(const struct answer_ctx *ctx, const struct policyreq *r,
 		if (d.reason == POLICY_POP_AUTH)
 			log_info("client=%s rcpt=%s relay=allowed reason=%s expires=%s",
 			         client, rcpt, policy_reason_name(d.reason),
-			         when(d.expires, t, sizeof(t)));
+			         timefmt_utc(d.expires, t, sizeof(t)));
 		else
 			log_info("client=%s rcpt=%s relay=allowed reason=%s", client,
 			         rcpt, policy_reason_name(d.reason));

@@ -16,20 +16,17 @@
 #include "server.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "client.h"
+#include "log.h"
+#include "serveloop.h"
 
 #define STOP_WAIT_S 5
 
@@ -84,8 +81,9 @@ conn_main(void *arg)
 }
 
 static void
-start_conn(struct server *srv, int fd)
+start_conn(void *arg, int fd)
 {
+	struct server *srv = arg;
 	struct timeval tv = {(time_t)srv->conf->idle, 0};
 	struct conn *k;
 	pthread_attr_t attr;
@@ -119,8 +117,9 @@ start_conn(struct server *srv, int fd)
 }
 
 static int
-active(struct server *srv)
+active(void *arg)
 {
+	struct server *srv = arg;
 	int n;
 
 	pthread_mutex_lock(&srv->mu);
@@ -130,8 +129,10 @@ active(struct server *srv)
 }
 
 static void
-tick(const struct answer_ctx *ctx)
+tick(void *arg)
 {
+	const struct answer_ctx *ctx = ((struct server *)arg)->conf->ctx;
+
 	lograte_tick(ctx->denied);
 	lograte_tick(ctx->failed);
 	lograte_tick(ctx->bad);
@@ -141,43 +142,29 @@ tick(const struct answer_ctx *ctx)
 static int
 serve(struct server *srv, int sfd)
 {
-	const struct server_conf *c = srv->conf;
-	struct signalfd_siginfo si;
-	struct pollfd p[2];
-	int r, fd, full;
+	struct serveloop l = {.lfd = srv->conf->lfd,
+	                      .max = srv->conf->max_conns,
+	                      .arg = srv,
+	                      .active = active,
+	                      .accepted = start_conn,
+	                      .tick = tick};
+	unsigned sig;
 
 	for (;;) {
-		full = active(srv) >= c->max_conns;
-		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = c->lfd, .events = POLLIN};
-		/* At the limit, new connections wait in the backlog; look
-		 * again shortly (a connection ending doesn't wake poll). */
-		r = poll(p, full ? 1 : 2, full ? 50 : 1000);
-		tick(c->ctx);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			log_warn("poll");
-			return -1;
-		}
-		if ((p[0].revents & POLLIN) &&
-		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			if (si.ssi_signo != SIGHUP) {
-				log_info("signal %u: stopping", si.ssi_signo);
-				return 0;
-			}
+		switch (serveloop_run(&l, sfd, &sig)) {
+		case SERVELOOP_HUP:
 			log_info("SIGHUP: nothing to reload (the relay table is read "
 			         "at each request); restart to change settings");
-		}
-		if (!full && (p[1].revents & POLLIN)) {
-			fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0) {
-				start_conn(srv, fd);
-			} else if (errno == EMFILE || errno == ENFILE ||
-			           errno == ENOMEM || errno == ENOBUFS) {
-				log_warn("accept");
-				poll(NULL, 0, 100); /* don't spin */
-			}
+			break;
+		case SERVELOOP_ACCEPT:
+			log_warn("accept");
+			break;
+		case SERVELOOP_ERR:
+			log_warn("poll");
+			return -1;
+		default:
+			log_info("signal %u: stopping", sig);
+			return 0;
 		}
 	}
 }
@@ -210,7 +197,6 @@ server_run(const struct server_conf *conf)
 	/* static: a thread that outlives stop_all() must still find it. */
 	static struct server srv;
 	pthread_condattr_t ca;
-	sigset_t set;
 	int sfd, rc, i;
 
 	memset(&srv, 0, sizeof(srv));
@@ -221,15 +207,8 @@ server_run(const struct server_conf *conf)
 	}
 	for (i = 0; i < conf->max_conns; i++)
 		srv.fds[i] = -1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	/* Before any thread exists, so that every thread inherits the mask
-	 * and the signals reach only the signalfd. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+	/* Before any thread exists (serveloop.h). */
+	if ((sfd = serveloop_signals()) < 0) {
 		log_warn("signalfd");
 		return -1;
 	}
