@@ -50,6 +50,7 @@
 #include "lmtpd.h"
 #include "lmtpd_socket.h"
 #include "log.h"
+#include "logsafe.h"
 #include "mailbox.h"
 #include "unixsock.h"
 
@@ -278,7 +279,7 @@ main(int argc, char **argv)
 	struct deliver_status st, worst = {0, ""};
 	struct deliver_rcpt d;
 	struct daemon_user u;
-	char err[2048], host[256];
+	char err[2048], host[256], safe[320];
 	cfg_t *cfg;
 	size_t len = 0;
 	char *msg;
@@ -385,8 +386,9 @@ main(int argc, char **argv)
 	msg = read_all(STDIN_FILENO, ctx.max_size, &len, &too_big);
 	if (too_big) {
 		for (i = 0; i < argc; i++)
-			log_info("to=<%.300s>, status=bounced (message larger than "
-			         "max-message-size, %zu bytes)", argv[i], ctx.max_size);
+			log_info("to=<%s>, status=bounced (message larger than "
+			         "max-message-size, %zu bytes)",
+			         logsafe_str(argv[i], safe, sizeof(safe)), ctx.max_size);
 		finish(DAEMON_EX_UNAVAILABLE, "5.3.4 message too big for system "
 		       "(more than %zu bytes)", ctx.max_size);
 	}
