@@ -50,11 +50,14 @@
 #include "lmtpd.h"
 #include "lmtpd_socket.h"
 #include "log.h"
+#include "logsafe.h"
 #include "mailbox.h"
 #include "unixsock.h"
 
 #define PROG "leafmail-deliver"
 #define SENDER_MAX 1000
+
+static struct lograte lograte;
 
 static void
 usage(FILE *f)
@@ -87,24 +90,36 @@ finish(int ex, const char *fmt, ...)
 	exit(ex);
 }
 
+/* The message on fd, at most max bytes of it: NULL when reading failed or
+ * out of memory; *too_big set (and NULL returned) when there was more,
+ * which has then been read to its end and dropped, so that the MTA
+ * writing it sees no broken pipe. */
 static char *
-read_all(int fd, size_t *len)
+read_all(int fd, size_t max, size_t *len, int *too_big)
 {
-	size_t cap = 65536, n = 0;
+	size_t cap = max < 65536 ? max + 1 : 65536, n = 0;
 	char *buf = malloc(cap), *p;
 	ssize_t r;
 
+	*too_big = 0;
 	if (buf == NULL)
 		return NULL;
 	for (;;) {
 		if (n == cap) {
-			p = realloc(buf, cap * 2);
-			if (p == NULL) {
+			if (n > max) { /* one byte past the limit: too big */
+				*too_big = 1;
+				while ((r = read(fd, buf, cap)) > 0 ||
+				       (r < 0 && errno == EINTR))
+					;
+				free(buf);
+				return NULL;
+			}
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			if ((p = realloc(buf, cap)) == NULL) {
 				free(buf);
 				return NULL;
 			}
 			buf = p;
-			cap *= 2;
 		}
 		r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
@@ -152,6 +167,10 @@ ctx_from_conf(cfg_t *cfg, struct deliver_ctx *ctx)
 	ctx->delims = cfg_getstr(sec, "recipient-delimiter");
 	ctx->fold = cfg_getbool(sec, "fold-case") ? 1 : 0;
 	ctx->quota_bounce = strcmp(cfg_getstr(sec, "quota-action"), "bounce") == 0;
+	ctx->max_size = (size_t)cfg_getint(sec, "max-message-size");
+	/* One for the process: the LMTP server's sessions share it. */
+	conf_lograte(cfg, &lograte, "refusals of LMTP client input");
+	ctx->lograte = &lograte;
 }
 
 /* -L: the LMTP server.  Errors before the loop go to stderr (and syslog),
@@ -260,11 +279,11 @@ main(int argc, char **argv)
 	struct deliver_status st, worst = {0, ""};
 	struct deliver_rcpt d;
 	struct daemon_user u;
-	char err[2048], host[256];
+	char err[2048], host[256], safe[320];
 	cfg_t *cfg;
 	size_t len = 0;
 	char *msg;
-	int ch, lmtp = 0, server = 0, fg = 0, test = 0, i;
+	int ch, lmtp = 0, server = 0, fg = 0, test = 0, too_big, i;
 
 	log_init(PROG, 0, 0);
 	opterr = 0; /* our one status line must come first */
@@ -357,11 +376,22 @@ main(int argc, char **argv)
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
 		i = lmtp_session(stdin, stdout, &ctx, host, NULL);
+		lograte_last(ctx.lograte);
 		conf_free(cfg);
 		return i == 0 ? 0 : DAEMON_EX_TEMPFAIL;
 	}
 
-	msg = read_all(STDIN_FILENO, &len);
+	/* One message per process: its lines are bounded by its recipients. */
+	ctx.lograte = NULL;
+	msg = read_all(STDIN_FILENO, ctx.max_size, &len, &too_big);
+	if (too_big) {
+		for (i = 0; i < argc; i++)
+			log_info("to=<%s>, status=bounced (message larger than "
+			         "max-message-size, %zu bytes)",
+			         logsafe_str(argv[i], safe, sizeof(safe)), ctx.max_size);
+		finish(DAEMON_EX_UNAVAILABLE, "5.3.4 message too big for system "
+		       "(more than %zu bytes)", ctx.max_size);
+	}
 	if (msg == NULL) {
 		log_warn("reading the message");
 		finish(DAEMON_EX_TEMPFAIL, "4.3.0 cannot read the message");

@@ -98,6 +98,16 @@ v_nonneg(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 1) {
+		cfg_error(cfg, "%s: must be at least 1", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 v_port(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, 0);
@@ -393,10 +403,20 @@ static cfg_opt_t deliver_opts[] = {
 	CFG_INT("lmtp-max-sessions", 100, CFGF_NONE),
 	CFG_STR("lmtp-stop-grace", "10s", CFGF_NONE),
 	CFG_STR("lmtp-idle-timeout", "5m", CFGF_NONE),
+	CFG_INT("max-message-size", 10240000, CFGF_NONE),
 	CFG_BOOL("fold-case", cfg_true, CFGF_NONE),
 	CFG_STR("quota-action", "tempfail", CFGF_NONE),
 	CFG_STR("domain-query", NULL, CFGF_NODEFAULT),
 	CFG_STR("mailbox-query", NULL, CFGF_NODEFAULT),
+	CFG_END()};
+
+static cfg_opt_t policyd_opts[] = {
+	CFG_STR("socket", "unix:/var/spool/postfix/leafmail/policy.sock", CFGF_NONE),
+	CFG_STR("socket-mode", "0660", CFGF_NONE),
+	CFG_STR_LIST("local-domains", "{}", CFGF_NONE),
+	CFG_STR_LIST("trusted-networks", "{}", CFGF_NONE),
+	CFG_INT("max-connections", 200, CFGF_NONE),
+	CFG_STR("idle-timeout", "10m", CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t redis_opts[] = {
@@ -413,12 +433,15 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR("state-dir", "/var/lib/leafmail", CFGF_NONE),
 	CFG_STR("run-dir", "/run/leafmail", CFGF_NONE),
 	CFG_STR("syslog-facility", "mail", CFGF_NONE),
+	CFG_INT("log-rate-burst", 10, CFGF_NONE),
+	CFG_STR("log-rate-interval", "1m", CFGF_NONE),
 	CFG_SEC("relay", relay_opts, CFGF_NONE),
 	CFG_SEC("relayd", relayd_opts, CFGF_NONE),
 	CFG_SEC("milter", milter_opts, CFGF_NONE),
 	CFG_SEC("umtp", umtp_opts, CFGF_NONE),
 	CFG_SEC("tunnel", tunnel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("deliver", deliver_opts, CFGF_NONE),
+	CFG_SEC("policyd", policyd_opts, CFGF_NONE),
 	CFG_SEC("redis", redis_opts, CFGF_NONE),
 	CFG_END()};
 
@@ -429,6 +452,8 @@ struct validator {
 
 static const struct validator validators[] = {
 	{"syslog-facility", v_facility},
+	{"log-rate-burst", v_nonneg},
+	{"log-rate-interval", v_duration},
 	{"relay|expire", v_duration},
 	{"relay|sweep-interval", v_duration},
 	{"relay|ignore-networks", v_networks},
@@ -465,6 +490,11 @@ static const struct validator validators[] = {
 	{"deliver|lmtp-max-sessions", v_nonneg},
 	{"deliver|lmtp-stop-grace", v_duration},
 	{"deliver|lmtp-idle-timeout", v_duration},
+	{"deliver|max-message-size", v_positive},
+	{"policyd|socket-mode", v_mode},
+	{"policyd|trusted-networks", v_networks},
+	{"policyd|max-connections", v_positive},
+	{"policyd|idle-timeout", v_duration},
 	{"redis|address", v_redis_address},
 	{"redis|database", v_nonneg},
 	{"redis|key-prefix", v_key_prefix},
@@ -531,7 +561,7 @@ static void
 conf_name_sections(cfg_t *cfg, const char *path)
 {
 	static const char *const single[] = {"relay", "relayd", "milter", "umtp",
-		"deliver", "redis", NULL};
+		"deliver", "policyd", "redis", NULL};
 	int i;
 
 	for (i = 0; single[i] != NULL; i++) {
@@ -619,4 +649,15 @@ conf_cidr_list(cfg_t *sec, const char *name, struct cidr_list *l)
 		}
 	}
 	return 0;
+}
+
+void
+conf_lograte(cfg_t *cfg, struct lograte *lr, const char *what)
+{
+	long burst = cfg_getint(cfg, "log-rate-burst");
+
+	if (burst > 1000000)
+		burst = 1000000;
+	lograte_init_named(lr, what, (unsigned)burst,
+	                   conf_duration(cfg, "log-rate-interval") * 1000);
 }

@@ -6,7 +6,13 @@
  * Start-up (daemon.h order): configuration, pid file lock, bind, read
  * every key, create dirs, drop privileges, detach unless -f, write pid.
  *
- * For every datagram one log line, accepted or refused with the reason.
+ * For every datagram one log line, accepted or refused with the reason;
+ * refusals through a rate limit (log-rate-burst per log-rate-interval,
+ * lib/lograte.h): anyone can send junk, and spoofed datagrams cost the
+ * sender nothing, so 5,000 of them must not be 5,000 lines.  The lines
+ * left out are counted, said with the next refusal logged, and in a
+ * summary once the flood stops (the receive loop wakes at least once per
+ * interval for it).
  * Rules (BRIEF): protocol 1 only from a peer configured with protocol = 1
  * whose address host is the datagram's source, verified under its key;
  * protocol 2 under the key its key id names, which must be the key of a
@@ -53,6 +59,7 @@
 #include "inject.h"
 #include "listen.h"
 #include "log.h"
+#include "lograte.h"
 #include "umtp_peers.h"
 #include "replay.h"
 #include "table.h"
@@ -76,6 +83,7 @@ struct receiver {
 	long long sweep_every;        /* umtp.dedup-sweep-interval */
 	time_t last_sweep;
 	unsigned long accepted, refused, lost;
+	struct lograte refusals;      /* the log lines of refused datagrams */
 };
 
 static volatile sig_atomic_t quit;
@@ -92,8 +100,8 @@ refuse(struct receiver *r, const char *src, size_t len, const char *why,
        const char *detail)
 {
 	r->refused++;
-	log_warnx("refused datagram from %s (%zu bytes): %s%s%s", src, len, why,
-	          detail[0] ? ": " : "", detail);
+	lograte_warnx(&r->refusals, "refused datagram from %s (%zu bytes): "
+	              "%s%s%s", src, len, why, detail[0] ? ": " : "", detail);
 }
 
 /* Recipients of m not yet delivered under msgid, into keep[]; their
@@ -335,7 +343,8 @@ bind_socket(const char *host, const char *port, int size, long long wake,
 	 * clamps SO_RCVBUF to it silently. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-	/* Wake up now and then for the duplicate store's sweep. */
+	/* Wake up now and then for the duplicate store's sweep and the
+	 * summary of refusals left out of the log. */
 	struct timeval tv = {wake < 1 ? 1 : wake > 60 ? 60 : (time_t)wake, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	return fd;
@@ -386,6 +395,7 @@ run(struct receiver *r, int fd)
 		int n = recvmmsg(fd, msgs, RECV_BATCH, MSG_WAITFORONE | MSG_TRUNC |
 		                 (dirty ? MSG_DONTWAIT : 0), NULL);
 		time_t now = time(NULL);
+		lograte_tick(&r->refusals);
 		if (n < 0 && dirty && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			sync_store(r, &synced); /* idle: make the records durable */
 			dirty = 0;
@@ -485,6 +495,7 @@ receive_main(int argc, char **argv)
 	r.retries = (int)cfg_getint(sec, "inject-retries");
 	r.dedup_ttl = conf_duration(sec, "dedup-ttl");
 	r.sweep_every = conf_duration(sec, "dedup-sweep-interval");
+	conf_lograte(cfg, &r.refusals, "refused datagrams");
 	replay_cap = (size_t)cfg_getint(sec, "replay-cache-size");
 	if (replay_cap == 0)
 		replay_cap = 1;
@@ -533,7 +544,10 @@ receive_main(int argc, char **argv)
 	}
 	long sockbuf = cfg_getint(sec, "socket-buffer");
 	if ((fd = bind_socket(host, port, sockbuf > INT_MAX ? INT_MAX : (int)sockbuf,
-	                      r.sweep_every, err, sizeof err)) < 0) {
+	                      r.sweep_every < r.refusals.interval_ms / 1000
+	                          ? r.sweep_every
+	                          : r.refusals.interval_ms / 1000,
+	                      err, sizeof err)) < 0) {
 		log_warnx("%s", err);
 		ex = DAEMON_EX_UNAVAILABLE;
 		goto out;
@@ -602,6 +616,7 @@ receive_main(int argc, char **argv)
 	         r.peers.def.key ? ", default key" : "", r.inject.target,
 	         store_name(r.dedup));
 	run(&r, fd);
+	lograte_last(&r.refusals);
 	log_info("exiting: %lu accepted, %lu refused, %lu lost", r.accepted,
 	         r.refused, r.lost);
 	unlink(pidpath);

@@ -21,7 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../milter/logsafe.h"
+#include "logsafe.h"
 #include "../../milter/session.h"
 #include "unixsock.h"
 

@@ -1,5 +1,5 @@
 /*
- * test_policy.c - unit tests for milter/policy.c: the recipient parser and
+ * test_policy.c - unit tests for lib/policy.c: the recipient parser and
  * the relay decision.
  *
  * Table-driven.  The relay table is a fake lookup function with the
@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../milter/policy.h"
+#include "policy.h"
 
 /* --- policy_parse_rcpt --- */
 

@@ -1,6 +1,7 @@
 /*
  * policy.h - the relay decision for one envelope recipient, free of
- * libmilter so that it can be tested on its own.
+ * libmilter: the milter (milter/filter.c) and the Postfix policy service
+ * (policyd/) answer from this one decision, and it is tested on its own.
  *
  *   policy_parse_rcpt()   RCPT argument -> domain, "sender-routed" flag
  *   policy_add_local_domain(), policy_is_local_domain(), policy_free()
@@ -13,8 +14,8 @@
  * can stand in for it.  A table error never allows: it is a temporary
  * failure.  Nothing here logs.
  */
-#ifndef LEAFMAIL_MILTER_POLICY_H
-#define LEAFMAIL_MILTER_POLICY_H
+#ifndef LEAFMAIL_POLICY_H
+#define LEAFMAIL_POLICY_H
 
 #include <stddef.h>
 #include <time.h>

@@ -6,8 +6,8 @@
  * anything that parses the log), other control bytes would garble a
  * terminal.  logsafe_str() escapes them.
  */
-#ifndef LEAFMAIL_MILTER_LOGSAFE_H
-#define LEAFMAIL_MILTER_LOGSAFE_H
+#ifndef LEAFMAIL_LOGSAFE_H
+#define LEAFMAIL_LOGSAFE_H
 
 #include <stddef.h>
 
