@@ -49,7 +49,8 @@ note_fail() { fail=$((fail + $1)); failed="$failed
 evidence() {
 	find -L "$1" -type f \( -name '*.log' -o -name '*log' -o -name '*.err' \) \
 		-size -64M 2>/dev/null | sort | while IFS= read -r _l; do
-		_m=$(grep -aE -i 'fatal|panic|error|warning|denied|refused|not ok|cannot|failed|sanitizer' "$_l" 2>/dev/null | tail -8)
+		_m=$(grep -aE -i 'fatal|panic|error|warning|denied|refused|not ok|cannot|failed|sanitizer' "$_l" 2>/dev/null |
+			awk '!seen[$0]++' | tail -8)
 		[ -n "$_m" ] || continue
 		echo "#   -- ${_l#"$1"/}:"
 		printf '%s\n' "$_m" | cut -c1-300 | sed 's/^/#   /'
