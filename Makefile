@@ -37,18 +37,18 @@ LDFLAGS += -Wl,--as-needed
 PROGRAMS := leafmail-milter leafmail-relayd leafmail-relaylock umtp leafmail-tunneld leafmail-deliver
 main_leafmail-milter   := milter/main.c
 main_leafmail-relayd   := relayd/main.c
-main_leafmail-relaylock := relayd/relaylock.c
+main_leafmail-relaylock := relaylock/relaylock.c
 main_umtp              := umtp/main.c
 main_leafmail-tunneld  := tunneld/main.c
 main_leafmail-deliver  := deliver/main.c
 dir_leafmail-milter    := milter
 dir_leafmail-relayd    := relayd
-dir_leafmail-relaylock := relayd
+dir_leafmail-relaylock := relaylock
 dir_umtp               := umtp
 dir_leafmail-tunneld   := tunneld
 dir_leafmail-deliver   := deliver
 
-PROGDIRS  := milter relayd umtp tunneld deliver
+PROGDIRS  := milter relayd relaylock umtp tunneld deliver
 MAINS     := $(foreach p,$(PROGRAMS),$(main_$(p)))
 LIB_SRCS  := $(wildcard lib/*.c)
 # Objects live under $(BUILD)/obj so a directory never collides with a
