@@ -38,6 +38,7 @@ struct source_pos {
 	dev_t dev;
 	ino_t ino;
 	off_t offset; /* of the first byte not yet delivered as a whole line */
+	long long birth; /* the file's birth time in ns (statx), 0 unknown */
 };
 
 struct source;
