@@ -98,6 +98,16 @@ v_nonneg(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 1) {
+		cfg_error(cfg, "%s: must be at least 1", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 v_port(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, 0);
@@ -320,6 +330,10 @@ static cfg_opt_t relay_opts[] = {
 	CFG_STR_LIST("ignore-networks", "{127.0.0.0/8, ::1/128}", CFGF_NONE),
 	CFG_STR("sweep-interval", "5s", CFGF_NONE),
 	CFG_STR("store", "lmdb", CFGF_NONE),
+	CFG_STR("max-clock-skew", "5m", CFGF_NONE),
+	CFG_BOOL("hold-while-connected", cfg_false, CFGF_NONE),
+	CFG_STR("hold-max", "24h", CFGF_NONE),
+	CFG_INT("hold-max-sessions", 100000, CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t source_opts[] = {
@@ -433,6 +447,9 @@ static const struct validator validators[] = {
 	{"relay|sweep-interval", v_duration},
 	{"relay|ignore-networks", v_networks},
 	{"relay|store", v_store},
+	{"relay|max-clock-skew", v_duration},
+	{"relay|hold-max", v_duration},
+	{"relay|hold-max-sessions", v_positive},
 	{"relayd|source|format", v_source_format},
 	{"relayd|source|ip-group", v_nonneg},
 	{"milter|socket", v_milter_socket},
