@@ -14,7 +14,7 @@ VERSION := 0.1.0
 SYSCONFDIR ?= /etc/leafmail
 
 CC      ?= cc
-PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis
+PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis libmicrohttpd json-c
 # libpq and libsqlite3 are dlopen'ed by leafmail-deliver on first use
 # (deliver/mailbox_*.c); only their headers are needed at build time.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libpq 2>/dev/null)

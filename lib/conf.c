@@ -340,6 +340,7 @@ static cfg_opt_t source_opts[] = {
 	CFG_STR("format", "dovecot", CFGF_NONE),
 	CFG_STR("regex", NULL, CFGF_NODEFAULT),
 	CFG_INT("ip-group", 1, CFGF_NONE),
+	CFG_STR("api-key-file", NULL, CFGF_NODEFAULT),
 	CFG_END()};
 
 static cfg_opt_t relayd_opts[] = {
@@ -500,6 +501,25 @@ conf_check(cfg_t *cfg)
 	for (i = 0; relayd != NULL && i < cfg_size(relayd, "source"); i++) {
 		cfg_t *s = cfg_getnsec(relayd, "source", i);
 		int custom = strcmp(cfg_getstr(s, "format"), "custom") == 0;
+		/* Pushed logins: "dovecot-policy:ADDR", "dovecot-events:ADDR". */
+		int push = strncmp(cfg_title(s), "dovecot-policy:", 15) == 0 ||
+		           strncmp(cfg_title(s), "dovecot-events:", 15) == 0;
+		if (push != (cfg_getstr(s, "api-key-file") != NULL)) {
+			cfg_error(s, push ? "source \"%s\": api-key-file is "
+			                    "required"
+			                  : "source \"%s\": api-key-file is only "
+			                    "for dovecot-policy: and "
+			                    "dovecot-events: sources",
+			          cfg_title(s));
+			bad = 1;
+		}
+		if (push && ((cfg_getopt(s, "format")->flags & CFGF_MODIFIED) ||
+		             cfg_getstr(s, "regex") != NULL)) {
+			cfg_error(s, "source \"%s\": format and regex are for "
+			          "log sources",
+			          cfg_title(s));
+			bad = 1;
+		}
 		if (custom && cfg_getstr(s, "regex") == NULL) {
 			cfg_error(s, "source \"%s\": format \"custom\" needs a regex",
 			          cfg_title(s));

@@ -4,9 +4,12 @@
  * early Redis's ae.c, which knows descriptors and callbacks, nothing of
  * what is behind them).
  *
- * Kinds (constructors in input_*.c):
+ * Kinds (constructors in input_log.c and input_push.c):
  *   log     a log file followed across rotation, a FIFO ("fifo:/path")
  *           or stdin ("-"), each line given to a log parser
+ *   push    Dovecot pushing its logins over HTTP: "dovecot-policy:ADDR"
+ *           (auth policy, report only) and "dovecot-events:ADDR" (event
+ *           exporter)
  *
  * Every kind reports what it learns to the intake (intake.h): a login
  * (address, time, session), a session's end, or that the server behind
@@ -68,6 +71,13 @@ struct input {
 struct input *input_log_new(const char *spec, const char *format,
                             const char *regex, int ip_group, char *err,
                             size_t errlen);
+/* "dovecot-policy:ADDR" or "dovecot-events:ADDR"; the key file is read
+ * now (secret_read: refused when others may read it).  NULL with err. */
+struct input *input_push_new(const char *spec, const char *key_file,
+                             char *err, size_t errlen);
+/* spec names a push source (the prefixes above). */
+int input_is_push(const char *spec);
+
 static inline void
 input_free(struct input *in)
 {

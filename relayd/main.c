@@ -75,8 +75,8 @@ usage(FILE *f)
 	           "  -V       print the version\n");
 }
 
-/* Create every source (a log and its parser); errors name the section's
- * line.  Returns the
+/* Create every source (a log and its parser, or a push listener with its
+ * key read now, as root); errors name the section's line.  Returns the
  * number of errors (each printed to stderr). */
 static int
 build_sources(struct relayd *r)
@@ -94,10 +94,14 @@ build_sources(struct relayd *r)
 		const char *title = cfg_title(s);
 		struct input *in;
 
-		in = input_log_new(title, cfg_getstr(s, "format"),
-		                   cfg_getstr(s, "regex"),
-		                   (int)cfg_getint(s, "ip-group"), err,
-		                   sizeof err);
+		if (input_is_push(title))
+			in = input_push_new(title, cfg_getstr(s, "api-key-file"),
+			                    err, sizeof err);
+		else
+			in = input_log_new(title, cfg_getstr(s, "format"),
+			                   cfg_getstr(s, "regex"),
+			                   (int)cfg_getint(s, "ip-group"), err,
+			                   sizeof err);
 		if (in == NULL) {
 			fprintf(stderr, "%s:%d: source \"%s\": %s\n",
 			        s->filename ? s->filename : "?", s->line, title,
