@@ -235,6 +235,12 @@ intake_settle(struct intake *in)
 }
 
 void
+intake_settle_all(struct intake *in)
+{
+	in->settle_all = 1;
+}
+
+void
 intake_tick(struct intake *in, time_t now)
 {
 	long long ms = lograte_now_ms();

@@ -75,6 +75,9 @@ void intake_restart(struct intake *in, const struct input *from,
 void intake_refused(struct intake *in, const struct input *from,
                     const char *what);
 void intake_settle(struct intake *in);
+/* Make the next settle look at every held address (at start: sessions
+ * restored from the saved file). */
+void intake_settle_all(struct intake *in);
 void intake_tick(struct intake *in, time_t now);
 
 #endif

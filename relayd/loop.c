@@ -345,6 +345,9 @@ loop_run(const struct loop_conf *conf)
 	 * is read: Postfix reading the table itself never looks at the
 	 * time. */
 	sweep(&l);
+	/* Restored sessions are held from the first drain on, after its
+	 * catch-up has seen the ends of those that closed meanwhile. */
+	intake_settle_all(&l.in);
 	drain(&l);
 	while (!l.stop) {
 		struct epoll_event evs[16];
