@@ -132,8 +132,14 @@ complete(struct input_push *p, struct MHD_Connection *c, struct req *q)
 
 	switch (r) {
 	case PUSHREQ_LOGIN:
+		/* The policy client never says when a session ends: a
+		 * session it opened would be held until hold-max.  Its
+		 * logins count alone; a log source beside it (the same
+		 * session id) opens and ends the session. */
 		intake_login(p->sink, &p->in, &ev.a, p->sink->now,
-		             ev.session_len ? ev.session : NULL,
+		             p->kind == PUSHREQ_EVENTS && ev.session_len
+		                 ? ev.session
+		                 : NULL,
 		             ev.session_len);
 		break;
 	case PUSHREQ_END:
