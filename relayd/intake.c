@@ -61,16 +61,6 @@ intake_begin(struct intake *in, time_t now)
 	in->now = now;
 }
 
-static const char *
-fmt_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	if (localtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)t);
-	return buf;
-}
-
 /* A time from a source: never beyond now + max-clock-skew. */
 static time_t
 clamp(struct intake *in, const char *source, const struct addr *a,
@@ -87,7 +77,7 @@ clamp(struct intake *in, const char *source, const struct addr *a,
 		          "as now%s",
 		          source, a != NULL ? addr_format(a, ip, sizeof ip)
 		                            : "a session's end",
-		          fmt_time(when, t, sizeof t),
+		          writer_fmt_time(when, t, sizeof t),
 		          (long long)(when - in->now), in->c->max_skew,
 		          left ? "; more such lines left out" : "");
 	return in->now;

@@ -38,8 +38,8 @@ writer_mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *
-fmt_time(time_t t, char *buf, size_t len)
+const char *
+writer_fmt_time(time_t t, char *buf, size_t len)
 {
 	struct tm tm;
 	if (localtime_r(&t, &tm) == NULL ||
@@ -65,8 +65,8 @@ log_batch(const struct batch *b, const struct writer_counts *n)
 			log_info("relay: %s allowed until %s (login at %s, "
 			         "source %s)",
 			         addr_format(&p->a, ip, sizeof ip),
-			         fmt_time(p->expires, t1, sizeof t1),
-			         fmt_time(p->when, t2, sizeof t2), p->source);
+			         writer_fmt_time(p->expires, t1, sizeof t1),
+			         writer_fmt_time(p->when, t2, sizeof t2), p->source);
 		}
 		return;
 	}
@@ -76,7 +76,7 @@ log_batch(const struct batch *b, const struct writer_counts *n)
 			latest = b->v[i].expires;
 	log_info("relay: %zu addresses allowed from %lu logins (latest until "
 	         "%s; %lu ignored networks, %lu stale)",
-	         b->n, n->logins, fmt_time(latest, t1, sizeof t1), n->ignored,
+	         b->n, n->logins, writer_fmt_time(latest, t1, sizeof t1), n->ignored,
 	         n->stale);
 }
 

@@ -76,5 +76,7 @@ int writer_may_flush(const struct writer *w);
 long long writer_retry_ms(const struct writer *w);
 /* Monotonic milliseconds (every relayd timer counts in them). */
 long long writer_mono_ms(void);
+/* t as local "YYYY-MM-DD hh:mm:ss" in buf, for log lines; returns buf. */
+const char *writer_fmt_time(time_t t, char *buf, size_t len);
 
 #endif

@@ -12,6 +12,23 @@
 #                            "alice*admin" logs in as alice)
 #   push_post URL BODY [KEY] one POST with curl (KEY as X-API-Key); prints
 #                            the HTTP status
+#   marker IP                a POP3 login from IP that must reach the table:
+#                            every report Dovecot sent before it has been
+#                            handled once it is there
+#   push_login_checks        the checks both push sources share, against
+#                            the Dovecot started with dc_master_conf: POP3,
+#                            IMAP and IPv6 logins in the table within a
+#                            second, expiring now + 30m; a failed login, a
+#                            master user's login and SMTP AUTH (doveadm
+#                            auth test) authorizing nothing
+#   push_flood URLFN BODY    600 requests, 8 at a time, URLFN N printing
+#                            the curl arguments of the N-th (a wrong key);
+#                            relayd must stay up, authorize nothing and log
+#                            at most 12 lines about them
+#   push_hung                with relayd stopped by SIGSTOP a login still
+#                            succeeds within a second (report only); CONT
+#   push_stopped             relayd stopped by TERM (exit 0), a login still
+#                            succeeds within a second
 #   imap_hold SRC SECONDS    a real IMAP session as bob from SRC, logged in
 #                            and SELECTed, then IDLE for SECONDS or until
 #                            the file $T/release-SRC appears; the pid is
@@ -100,4 +117,72 @@ s.close()
 PYEOF
 	HOLD_PID=$!
 	track_pid "$HOLD_PID"
+}
+
+marker() {
+	dc_login bob bobpw "$1" pop3 && wait_for 3 in_table "$1"
+}
+
+push_login_checks() {
+	check "POP3 login as alice from 127.0.0.2" dc_login alice alicepw 127.0.0.2 pop3
+	check "127.0.0.2 allowed within a second" within 1000 in_table 127.0.0.2
+	echo "# login -> relayd -l lists it: ${ELAPSED} ms"
+	check "IMAP login as bob from 127.0.0.3" dc_login bob bobpw 127.0.0.3 imap
+	check "127.0.0.3 allowed within a second" within 1000 in_table 127.0.0.3
+	echo "# login -> relayd -l lists it: ${ELAPSED} ms"
+	_pe=$("$RELAYD" -c "$CFG" -l | sed -n 's/^127\.0\.0\.3 //p')
+	_pn=$(date +%s)
+	check "a pushed login counts from now: expires now + 30m" \
+		[ -n "$_pe" ] && [ "$_pe" -ge $((_pn - 5 + 1800)) ] && [ "$_pe" -le $((_pn + 1800)) ]
+	if dc_has_ipv6; then
+		check "IMAP login as alice from ::1" dc_login alice alicepw ::1 imap
+		check "::1 allowed within a second" within 1000 in_table ::1
+	fi
+	check "a wrong password from 127.0.0.4 is refused" not dc_login alice wrong 127.0.0.4 pop3
+	check "a master user's login from 127.0.0.5 succeeds" dc_login 'alice*admin' adminpw 127.0.0.5 imap
+	check "SMTP AUTH through Dovecot SASL (doveadm auth test, rip 127.0.0.7)" \
+		sh -c "doveadm -c '$DC_CONF' auth test -x service=smtp -x rip=127.0.0.7 alice alicepw >/dev/null"
+	check "marker login from 127.0.0.10" marker 127.0.0.10
+	check "the failed login authorized nothing" not_in_table 127.0.0.4
+	check "the master user's login authorized nothing" not_in_table 127.0.0.5
+	check "SMTP AUTH authorized nothing" not_in_table 127.0.0.7
+}
+
+push_flood() {
+	_pf0=$(grep -c 'refused\|right key\|method' "$ERR")
+	_pfi=1
+	while [ $_pfi -le 600 ]; do
+		"$1" $_pfi
+		_pfi=$((_pfi + 1))
+	done | xargs -P 8 -L 1 curl -s -o /dev/null -w '%{http_code}\n' \
+		--max-time 5 --data-binary "$2" >"$T/flood.codes"
+	_pfn=$(grep -c '^403$' "$T/flood.codes")
+	check "every request of the flood was answered 403 ($_pfn of 600)" [ "$_pfn" -eq 600 ]
+	check "relayd is still running after the flood" kill -0 "$RPID"
+	check "marker login from 127.0.0.12 after the flood" marker 127.0.0.12
+	_pf1=$(grep -c 'refused\|right key\|method' "$ERR")
+	check "the flood's 600 refusals cost at most 12 log lines ($((_pf1 - _pf0)))" \
+		[ $((_pf1 - _pf0)) -le 12 ]
+}
+
+push_hung() {
+	kill -STOP "$RPID"
+	_pt=$(ms)
+	check "with relayd hung (SIGSTOP), a login still succeeds" dc_login alice alicepw 127.0.0.13 pop3
+	_pt=$(($(ms) - _pt))
+	check "... within a second (${_pt} ms)" [ "$_pt" -lt 1000 ]
+	kill -CONT "$RPID"
+}
+
+push_stopped() {
+	stop_relayd
+	_prc=$?
+	check "relayd exits 0 on TERM" [ "$_prc" -eq 0 ]
+	_pt=$(ms)
+	check "with relayd stopped, a login still succeeds" dc_login alice alicepw 127.0.0.14 imap
+	_pt=$(($(ms) - _pt))
+	check "... within a second (${_pt} ms)" [ "$_pt" -lt 1000 ]
+	if grep -q -E 'Sanitizer|runtime error:' "$ERR"; then
+		notok "no sanitizer report from relayd"; sed 's/^/# /' "$ERR" | tail -30
+	fi
 }
