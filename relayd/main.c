@@ -1,11 +1,13 @@
 /*
- * main.c - leafmail-relayd: follow POP3/IMAP login logs and keep the relay
- * table of recently authenticated client addresses.
+ * main.c - leafmail-relayd: follow POP3/IMAP login logs (or take the
+ * logins Dovecot pushes) and keep the relay table of recently
+ * authenticated client addresses.
  *
  *   leafmail-relayd [-fhtV] [-c FILE] [-l | -a IP | -d IP]
  *
- *   -t      check the configuration (and compile every source's parser,
- *           so a bad custom regex shows up too); exit 0 or 78
+ *   -t      check the configuration (and build every source: a bad custom
+ *           regex, a bad push address or API key file shows up too);
+ *           exit 0 or 78
  *   -l      print the unexpired entries, "IP EXPIRES" per line, by IP text
  *   -a IP   add or refresh IP until now + relay.expire (an IP inside
  *           relay.ignore-networks is added, with a warning: asked for)
@@ -15,13 +17,14 @@
  *           is stdin, "-", which keeps it in the foreground)
  *
  * Daemon start-up, in this order: options, logging, configuration, the
- * sources and their parsers (so nothing is touched when the config is
- * wrong), the user, state-dir/run-dir, the pid file lock (a second
+ * sources built (parsers compiled, API keys read as root; nothing is
+ * touched when the config is wrong), the user, state-dir/run-dir, the pid file lock (a second
  * instance stops here), the table opened for writing and created empty
  * if missing (Postfix answers 451 while its table does not exist) and
- * owned by `user`, the switch to `user`, saved positions, the sources
- * opened (as `user`, as they will be reopened after rotation, so an
- * unreadable log fails now and clearly), detach, pid, loop.
+ * owned by `user`, the switch to `user`, the sources opened with their
+ * saved positions (as `user`, as they will be reopened after rotation,
+ * so an unreadable log or a busy port fails now and clearly), detach,
+ * pid, loop.
  *
  * Exit codes (sysexits): 64 usage, 65 bad IP, 69 a source cannot be read
  * or another instance runs, 71 privilege switch or loop set-up failed,
