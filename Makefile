@@ -14,7 +14,7 @@ VERSION := 0.1.0
 SYSCONFDIR ?= /etc/leafmail
 
 CC      ?= cc
-PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis
+PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis libmicrohttpd json-c
 # libpq and libsqlite3 are dlopen'ed by leafmail-deliver on first use
 # (deliver/mailbox_*.c); only their headers are needed at build time.
 # pkg-config runs when this file is read: the targets that install the
@@ -41,20 +41,20 @@ LDFLAGS += -Wl,--as-needed
 PROGRAMS := leafmail-milter leafmail-relayd leafmail-relaylock umtp leafmail-tunneld leafmail-deliver leafmail-policyd
 main_leafmail-milter   := milter/main.c
 main_leafmail-relayd   := relayd/main.c
-main_leafmail-relaylock := relayd/relaylock.c
+main_leafmail-relaylock := relaylock/relaylock.c
 main_umtp              := umtp/main.c
 main_leafmail-tunneld  := tunneld/main.c
 main_leafmail-deliver  := deliver/main.c
 main_leafmail-policyd  := policyd/main.c
 dir_leafmail-milter    := milter
 dir_leafmail-relayd    := relayd
-dir_leafmail-relaylock := relayd
+dir_leafmail-relaylock := relaylock
 dir_umtp               := umtp
 dir_leafmail-tunneld   := tunneld
 dir_leafmail-deliver   := deliver
 dir_leafmail-policyd   := policyd
 
-PROGDIRS  := milter relayd umtp tunneld deliver policyd
+PROGDIRS  := milter relayd relaylock umtp tunneld deliver policyd
 MAINS     := $(foreach p,$(PROGRAMS),$(main_$(p)))
 LIB_SRCS  := $(wildcard lib/*.c)
 # Objects live under $(BUILD)/obj so a directory never collides with a

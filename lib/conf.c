@@ -330,12 +330,17 @@ static cfg_opt_t relay_opts[] = {
 	CFG_STR_LIST("ignore-networks", "{127.0.0.0/8, ::1/128}", CFGF_NONE),
 	CFG_STR("sweep-interval", "5s", CFGF_NONE),
 	CFG_STR("store", "lmdb", CFGF_NONE),
+	CFG_STR("max-clock-skew", "5m", CFGF_NONE),
+	CFG_BOOL("hold-while-connected", cfg_false, CFGF_NONE),
+	CFG_STR("hold-max", "24h", CFGF_NONE),
+	CFG_INT("hold-max-sessions", 100000, CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t source_opts[] = {
 	CFG_STR("format", "dovecot", CFGF_NONE),
 	CFG_STR("regex", NULL, CFGF_NODEFAULT),
 	CFG_INT("ip-group", 1, CFGF_NONE),
+	CFG_STR("api-key-file", NULL, CFGF_NODEFAULT),
 	CFG_END()};
 
 static cfg_opt_t relayd_opts[] = {
@@ -458,6 +463,9 @@ static const struct validator validators[] = {
 	{"relay|sweep-interval", v_duration},
 	{"relay|ignore-networks", v_networks},
 	{"relay|store", v_store},
+	{"relay|max-clock-skew", v_duration},
+	{"relay|hold-max", v_duration},
+	{"relay|hold-max-sessions", v_positive},
 	{"relayd|source|format", v_source_format},
 	{"relayd|source|ip-group", v_nonneg},
 	{"milter|socket", v_milter_socket},
@@ -513,6 +521,25 @@ conf_check(cfg_t *cfg)
 	for (i = 0; relayd != NULL && i < cfg_size(relayd, "source"); i++) {
 		cfg_t *s = cfg_getnsec(relayd, "source", i);
 		int custom = strcmp(cfg_getstr(s, "format"), "custom") == 0;
+		/* Pushed logins: "dovecot-policy:ADDR", "dovecot-events:ADDR". */
+		int push = strncmp(cfg_title(s), "dovecot-policy:", 15) == 0 ||
+		           strncmp(cfg_title(s), "dovecot-events:", 15) == 0;
+		if (push != (cfg_getstr(s, "api-key-file") != NULL)) {
+			cfg_error(s, push ? "source \"%s\": api-key-file is "
+			                    "required"
+			                  : "source \"%s\": api-key-file is only "
+			                    "for dovecot-policy: and "
+			                    "dovecot-events: sources",
+			          cfg_title(s));
+			bad = 1;
+		}
+		if (push && ((cfg_getopt(s, "format")->flags & CFGF_MODIFIED) ||
+		             cfg_getstr(s, "regex") != NULL)) {
+			cfg_error(s, "source \"%s\": format and regex are for "
+			          "log sources",
+			          cfg_title(s));
+			bad = 1;
+		}
 		if (custom && cfg_getstr(s, "regex") == NULL) {
 			cfg_error(s, "source \"%s\": format \"custom\" needs a regex",
 			          cfg_title(s));

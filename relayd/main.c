@@ -1,11 +1,13 @@
 /*
- * main.c - leafmail-relayd: follow POP3/IMAP login logs and keep the relay
- * table of recently authenticated client addresses.
+ * main.c - leafmail-relayd: follow POP3/IMAP login logs (or take the
+ * logins Dovecot pushes) and keep the relay table of recently
+ * authenticated client addresses.
  *
  *   leafmail-relayd [-fhtV] [-c FILE] [-l | -a IP | -d IP]
  *
- *   -t      check the configuration (and compile every source's parser,
- *           so a bad custom regex shows up too); exit 0 or 78
+ *   -t      check the configuration (and build every source: a bad custom
+ *           regex, a bad push address or API key file shows up too);
+ *           exit 0 or 78
  *   -l      print the unexpired entries, "IP EXPIRES" per line, by IP text
  *   -a IP   add or refresh IP until now + relay.expire (an IP inside
  *           relay.ignore-networks is added, with a warning: asked for)
@@ -15,13 +17,14 @@
  *           is stdin, "-", which keeps it in the foreground)
  *
  * Daemon start-up, in this order: options, logging, configuration, the
- * sources and their parsers (so nothing is touched when the config is
- * wrong), the user, state-dir/run-dir, the pid file lock (a second
+ * sources built (parsers compiled, API keys read as root; nothing is
+ * touched when the config is wrong), the user, state-dir/run-dir, the pid file lock (a second
  * instance stops here), the table opened for writing and created empty
  * if missing (Postfix answers 451 while its table does not exist) and
- * owned by `user`, the switch to `user`, saved positions, the sources
- * opened (as `user`, as they will be reopened after rotation, so an
- * unreadable log fails now and clearly), detach, pid, loop.
+ * owned by `user`, the switch to `user`, the sources opened with their
+ * saved positions (as `user`, as they will be reopened after rotation,
+ * so an unreadable log or a busy port fails now and clearly), detach,
+ * pid, loop.
  *
  * Exit codes (sysexits): 64 usage, 65 bad IP, 69 a source cannot be read
  * or another instance runs, 71 privilege switch or loop set-up failed,
@@ -34,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,13 +44,11 @@
 #include "addr.h"
 #include "conf.h"
 #include "daemon.h"
+#include "input.h"
 #include "log.h"
-#include "logparse.h"
 #include "loop.h"
-#include "position.h"
 #include "relaystore.h"
 #include "relaytable.h"
-#include "source.h"
 #include "table.h"
 
 #define PROG "leafmail-relayd"
@@ -61,8 +61,8 @@ struct relayd {
 	char table_file[4096];
 	long long expire;
 	struct cidr_list ignore;
-	struct loop_source *sources;
-	size_t nsources;
+	struct input **inputs;
+	size_t ninputs;
 };
 
 static void
@@ -78,8 +78,9 @@ usage(FILE *f)
 	           "  -V       print the version\n");
 }
 
-/* Create every source and its parser; errors name the section's line.
- * Returns the number of errors (each printed to stderr). */
+/* Create every source (a log and its parser, or a push listener with its
+ * key read now, as root); errors name the section's line.  Returns the
+ * number of errors (each printed to stderr). */
 static int
 build_sources(struct relayd *r)
 {
@@ -88,35 +89,31 @@ build_sources(struct relayd *r)
 	char err[512];
 	int bad = 0;
 
-	r->sources = calloc(n + 1, sizeof *r->sources);
-	if (r->sources == NULL)
+	r->inputs = calloc(n + 1, sizeof *r->inputs);
+	if (r->inputs == NULL)
 		log_fatalx(DAEMON_EX_OSERR, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		cfg_t *s = cfg_getnsec(relayd, "source", (unsigned)i);
 		const char *title = cfg_title(s);
-		struct loop_source *ls = &r->sources[r->nsources];
+		struct input *in;
 
-		ls->src = source_new(title, err, sizeof err);
-		if (ls->src == NULL) {
+		if (input_is_push(title))
+			in = input_push_new(title, cfg_getstr(s, "api-key-file"),
+			                    err, sizeof err);
+		else
+			in = input_log_new(title, cfg_getstr(s, "format"),
+			                   cfg_getstr(s, "regex"),
+			                   (int)cfg_getint(s, "ip-group"), err,
+			                   sizeof err);
+		if (in == NULL) {
 			fprintf(stderr, "%s:%d: source \"%s\": %s\n",
 			        s->filename ? s->filename : "?", s->line, title,
 			        err);
 			bad++;
 			continue;
 		}
-		ls->parser = logparser_new(cfg_getstr(s, "format"),
-		                           cfg_getstr(s, "regex"),
-		                           (int)cfg_getint(s, "ip-group"), err,
-		                           sizeof err);
-		if (ls->parser == NULL) {
-			fprintf(stderr, "%s:%d: source \"%s\": %s\n",
-			        s->filename ? s->filename : "?", s->line, title,
-			        err);
-			source_free(ls->src);
-			bad++;
-			continue;
-		}
-		r->nsources++;
+		in->id = (unsigned)r->ninputs;
+		r->inputs[r->ninputs++] = in;
 	}
 	return bad;
 }
@@ -124,13 +121,44 @@ build_sources(struct relayd *r)
 static void
 free_sources(struct relayd *r)
 {
-	for (size_t i = 0; i < r->nsources; i++) {
-		source_free(r->sources[i].src);
-		logparser_free(r->sources[i].parser);
+	for (size_t i = 0; i < r->ninputs; i++)
+		input_free(r->inputs[i]);
+	free(r->inputs);
+	r->inputs = NULL;
+	r->ninputs = 0;
+}
+
+/* Open every source as `user` (files as they will be reopened after
+ * rotation, sockets bound), positions restored: an unreadable log or a
+ * busy port fails the start, clearly. */
+static void
+open_sources(struct relayd *r, const char *posfile)
+{
+	struct input_env env = {.positions_file = posfile};
+	char err[1024];
+
+	for (size_t i = 0; i < r->ninputs; i++) {
+		struct input *in = r->inputs[i];
+		if (in->ops->open(in, &env, err, sizeof err) < 0)
+			log_fatalx(DAEMON_EX_UNAVAILABLE, "source %s: %s",
+			           in->name, err);
 	}
-	free(r->sources);
-	r->sources = NULL;
-	r->nsources = 0;
+}
+
+/* The loop's settings beyond the store and the files. */
+static void
+loop_settings(struct relayd *r, struct loop_conf *lc)
+{
+	lc->inputs = r->inputs;
+	lc->ninputs = r->ninputs;
+	lc->ignore = &r->ignore;
+	lc->expire = r->expire;
+	lc->sweep_interval = conf_duration(r->relay, "sweep-interval");
+	lc->max_skew = conf_duration(r->relay, "max-clock-skew");
+	lc->hold = cfg_getbool(r->relay, "hold-while-connected");
+	lc->hold_max = conf_duration(r->relay, "hold-max");
+	lc->hold_max_sessions =
+	    (size_t)cfg_getint(r->relay, "hold-max-sessions");
 }
 
 /* Create the table's directory when it does not exist (owned by `user`).
@@ -266,11 +294,11 @@ static int
 run_daemon(struct relayd *r, int foreground)
 {
 	struct daemon_user u;
-	char err[1024], pidpath[4096], posfile[4096];
+	char err[1024], pidpath[4096], posfile[4096], sessfile[4096];
 	const char *state_dir = cfg_getstr(r->cfg, "state-dir");
 	const char *run_dir = cfg_getstr(r->cfg, "run-dir");
 
-	if (r->nsources == 0)
+	if (r->ninputs == 0)
 		log_fatalx(DAEMON_EX_CONFIG, "no relayd.source configured: "
 		                             "nothing to follow");
 	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
@@ -281,7 +309,9 @@ run_daemon(struct relayd *r, int foreground)
 	if ((size_t)snprintf(pidpath, sizeof pidpath, "%s/" PROG ".pid",
 	                     run_dir) >= sizeof pidpath ||
 	    (size_t)snprintf(posfile, sizeof posfile, "%s/relayd.positions",
-	                     state_dir) >= sizeof posfile)
+	                     state_dir) >= sizeof posfile ||
+	    (size_t)snprintf(sessfile, sizeof sessfile, "%s/relayd.sessions",
+	                     state_dir) >= sizeof sessfile)
 		log_fatalx(DAEMON_EX_CONFIG, "state-dir or run-dir too long");
 	int pidfd = daemon_pidfile_lock(pidpath, err, sizeof err);
 	if (pidfd < 0)
@@ -290,25 +320,7 @@ run_daemon(struct relayd *r, int foreground)
 	if (daemon_drop_privs(&u, err, sizeof err) < 0)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 
-	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ifd < 0)
-		log_fatal(DAEMON_EX_OSERR, "inotify_init1");
-	for (size_t i = 0; i < r->nsources; i++) {
-		struct source *s = r->sources[i].src;
-		struct source_pos p;
-		if (source_kind(s) == SOURCE_FILE) {
-			int lr = position_load(posfile, source_name(s), &p, err,
-			                       sizeof err);
-			if (lr < 0)
-				log_warnx("%s (reading %s from its start)", err,
-				          source_name(s));
-			else if (lr == 1)
-				source_restore(s, &p);
-		}
-		if (source_open(s, ifd, err, sizeof err) < 0)
-			log_fatalx(DAEMON_EX_UNAVAILABLE, "source %s: %s",
-			           source_name(s), err);
-	}
+	open_sources(r, posfile);
 
 	/* Block the signals the loop takes through its signalfd before we
 	 * detach, so a TERM that arrives early is handled, not fatal. */
@@ -322,34 +334,29 @@ run_daemon(struct relayd *r, int foreground)
 
 	/* Detaching points stdin at /dev/null: a "-" source (journalctl ...
 	 * | leafmail-relayd) keeps relayd in the foreground. */
-	for (size_t i = 0; i < r->nsources; i++)
-		if (source_kind(r->sources[i].src) == SOURCE_STDIN)
+	for (size_t i = 0; i < r->ninputs; i++)
+		if (strcmp(r->inputs[i]->name, "-") == 0)
 			foreground = 1;
 	if (!foreground && daemon_detach(err, sizeof err) < 0)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 	log_info("started as %s: %zu source(s), table %s, expire %llds",
-	         u.name, r->nsources, store_name(st), r->expire);
+	         u.name, r->ninputs, store_name(st), r->expire);
 	if (store_probe(st, err, sizeof err) != TABLE_OK)
 		log_warnx("relay table: %s; logins are kept and written once it "
 		          "answers",
 		          err);
 
 	struct loop_conf lc = {
-	    .sources = r->sources,
-	    .nsources = r->nsources,
-	    .ifd = ifd,
 	    .store = st,
-	    .ignore = &r->ignore,
-	    .expire = r->expire,
-	    .sweep_interval = conf_duration(r->relay, "sweep-interval"),
 	    .positions_file = posfile,
+	    .sessions_file = sessfile,
 	};
+	loop_settings(r, &lc);
 	int rc = loop_run(&lc);
 	log_info("exiting (%d)", rc);
 	store_close(st);
-	close(ifd);
 	/* Still holding the lock: no other instance can own the file yet.
 	 * run-dir belongs to `user`, so this works after the switch too. */
 	unlink(pidpath);
