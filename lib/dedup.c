@@ -100,7 +100,7 @@ dedup_decode(const char *val, struct dedup_record *rec)
 }
 
 int
-dedup_check(struct table *t, const char *msgid, const char *rcpt, time_t now,
+dedup_check(struct lmdbfile *t, const char *msgid, const char *rcpt, time_t now,
             long long ttl, struct dedup_record *rec, char *err, size_t errlen)
 {
 	char key[KEYMAX], val[VALMAX];
@@ -110,9 +110,9 @@ dedup_check(struct table *t, const char *msgid, const char *rcpt, time_t now,
 
 	if (kl == 0)
 		return 0;
-	rc = table_get(t, key, kl, val, sizeof val, err, errlen);
-	if (rc != TABLE_OK)
-		return rc == TABLE_NOTFOUND ? 0 : TABLE_ERR;
+	rc = lmdbfile_get(t, key, kl, val, sizeof val, err, errlen);
+	if (rc != LMDBFILE_OK)
+		return rc == LMDBFILE_NOTFOUND ? 0 : LMDBFILE_ERR;
 	if (dedup_decode(val, &r) < 0 || (long long)r.first_seen + ttl <= (long long)now)
 		return 0;
 	if (rec != NULL)
@@ -121,19 +121,19 @@ dedup_check(struct table *t, const char *msgid, const char *rcpt, time_t now,
 }
 
 int
-dedup_record(struct table *t, const char *msgid, const char *const *rcpts,
+dedup_record(struct lmdbfile *t, const char *msgid, const char *const *rcpts,
              size_t n, enum dedup_via via, time_t now, int flags, char *err,
              size_t errlen)
 {
-	struct table_op *ops = calloc(n ? n : 1, sizeof *ops);
+	struct lmdbfile_op *ops = calloc(n ? n : 1, sizeof *ops);
 	char (*keys)[KEYMAX] = calloc(n ? n : 1, KEYMAX);
 	char val[VALMAX];
 	size_t nops = 0;
-	int rc = TABLE_OK;
+	int rc = LMDBFILE_OK;
 
 	if (ops == NULL || keys == NULL) {
-		snprintf(err, errlen, "%s: out of memory", table_path(t));
-		rc = TABLE_ERR;
+		snprintf(err, errlen, "%s: out of memory", lmdbfile_path(t));
+		rc = LMDBFILE_ERR;
 		goto out;
 	}
 	snprintf(val, sizeof val, "%lld %s", (long long)now, dedup_via_name(via));
@@ -148,7 +148,7 @@ dedup_record(struct table *t, const char *msgid, const char *const *rcpts,
 		nops++;
 	}
 	if (nops > 0)
-		rc = table_write_flags(t, ops, nops, flags, err, errlen);
+		rc = lmdbfile_write_flags(t, ops, nops, flags, err, errlen);
 out:
 	free(ops);
 	free(keys);
@@ -201,21 +201,21 @@ sweep_visit(void *arg, const void *key, size_t klen, const void *val,
 }
 
 long
-dedup_sweep(struct table *t, time_t now, long long ttl, size_t batch,
+dedup_sweep(struct lmdbfile *t, time_t now, long long ttl, size_t batch,
             char *err, size_t errlen)
 {
 	struct sweep s = {now, ttl, NULL, NULL, 0, 0, 0};
-	struct table_op *ops = NULL;
+	struct lmdbfile_op *ops = NULL;
 	long deleted = 0;
 	int rc;
 
 	if (batch == 0)
 		batch = 1;
-	rc = table_foreach(t, sweep_visit, &s, err, errlen);
-	if (rc == TABLE_ERR)
+	rc = lmdbfile_foreach(t, sweep_visit, &s, err, errlen);
+	if (rc == LMDBFILE_ERR)
 		goto fail;
 	if (s.oom || (s.n > 0 && (ops = calloc(batch, sizeof *ops)) == NULL)) {
-		snprintf(err, errlen, "%s: out of memory sweeping", table_path(t));
+		snprintf(err, errlen, "%s: out of memory sweeping", lmdbfile_path(t));
 		goto fail;
 	}
 	for (size_t i = 0; i < s.n;) {
@@ -224,10 +224,10 @@ dedup_sweep(struct table *t, time_t now, long long ttl, size_t batch,
 			/* Re-recorded since the scan?  Then keep it. */
 			char v[VALMAX];
 			struct dedup_record r;
-			rc = table_get(t, s.keys[i], s.klen[i], v, sizeof v, err, errlen);
-			if (rc == TABLE_ERR)
+			rc = lmdbfile_get(t, s.keys[i], s.klen[i], v, sizeof v, err, errlen);
+			if (rc == LMDBFILE_ERR)
 				goto fail;
-			if (rc == TABLE_NOTFOUND ||
+			if (rc == LMDBFILE_NOTFOUND ||
 			    (dedup_decode(v, &r) == 0 &&
 			     (long long)r.first_seen + ttl > (long long)now))
 				continue;
@@ -236,7 +236,7 @@ dedup_sweep(struct table *t, time_t now, long long ttl, size_t batch,
 			ops[nops].klen = s.klen[i];
 			nops++;
 		}
-		if (nops > 0 && table_write(t, ops, nops, err, errlen) == TABLE_ERR)
+		if (nops > 0 && lmdbfile_write(t, ops, nops, err, errlen) == LMDBFILE_ERR)
 			goto fail;
 		deleted += (long)nops;
 	}
@@ -248,5 +248,5 @@ fail:
 	free(ops);
 	free(s.keys);
 	free(s.klen);
-	return TABLE_ERR;
+	return LMDBFILE_ERR;
 }

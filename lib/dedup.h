@@ -21,7 +21,7 @@
  * Race: dedup_check() then dedup_record() are two transactions; two
  * processes that check the same pair at the same instant may both deliver.
  * table.h has no put-if-absent yet (MDB_NOOVERWRITE); see the report.
- * Errors: TABLE_ERR with err filled; nothing logs or exits.
+ * Errors: LMDBFILE_ERR with err filled; nothing logs or exits.
  */
 #ifndef LEAFMAIL_DEDUP_H
 #define LEAFMAIL_DEDUP_H
@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "table.h"
+#include "lmdbfile.h"
 
 #define DEDUP_FILE "umtp-dedup.lmdb"
 #define DEDUP_MAX_ID 256  /* normalised Message-ID or recipient */
@@ -57,20 +57,20 @@ size_t dedup_key(const char *msgid, const char *rcpt, char *key);
 int dedup_decode(const char *val, struct dedup_record *rec);
 
 /* 1 when (msgid, rcpt) was delivered less than ttl seconds ago (*rec
- * filled), 0 when not (or not normalisable), TABLE_ERR. */
-int dedup_check(struct table *t, const char *msgid, const char *rcpt,
+ * filled), 0 when not (or not normalisable), LMDBFILE_ERR. */
+int dedup_check(struct lmdbfile *t, const char *msgid, const char *rcpt,
                 time_t now, long long ttl, struct dedup_record *rec,
                 char *err, size_t errlen);
 /* Record n recipients of msgid as delivered now by via, one transaction.
  * Pairs that cannot be normalised are skipped.  flags as
- * table_write_flags(): TABLE_DEFER_SYNC lets `umtp receive` make one
- * batch of datagrams durable with one table_sync(). */
-int dedup_record(struct table *t, const char *msgid, const char *const *rcpts,
+ * lmdbfile_write_flags(): LMDBFILE_DEFER_SYNC lets `umtp receive` make one
+ * batch of datagrams durable with one lmdbfile_sync(). */
+int dedup_record(struct lmdbfile *t, const char *msgid, const char *const *rcpts,
                  size_t n, enum dedup_via via, time_t now, int flags,
                  char *err, size_t errlen);
 /* Delete records first seen ttl or more seconds before now (and malformed
- * ones), at most batch deletes per write.  Number deleted, or TABLE_ERR. */
-long dedup_sweep(struct table *t, time_t now, long long ttl, size_t batch,
+ * ones), at most batch deletes per write.  Number deleted, or LMDBFILE_ERR. */
+long dedup_sweep(struct lmdbfile *t, time_t now, long long ttl, size_t batch,
                  char *err, size_t errlen);
 
 #endif

@@ -48,10 +48,10 @@ dedupstore_check(struct store *s, const char *msgid, const char *rcpt,
 	if ((lens[1] = redis_key(s, msgid, rcpt, key)) == 0)
 		return 0;
 	if ((rep = redis_cmd(s->r, 2, argv, lens, err, errlen)) == NULL)
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	if (rep->type == REDIS_REPLY_ERROR) {
 		snprintf(err, errlen, "redis %s: GET: %s", redis_name(s->r), rep->str);
-		rc = TABLE_ERR;
+		rc = LMDBFILE_ERR;
 	} else if (rep->type == REDIS_REPLY_STRING && rep->len < sizeof(val)) {
 		memcpy(val, rep->str, rep->len);
 		val[rep->len] = '\0';
@@ -80,12 +80,12 @@ redis_record(struct store *s, const char *msgid,
 	redisReply **rep = calloc(n ? n : 1, sizeof(*rep));
 	char val[48], ex[24];
 	size_t nc = 0, i;
-	int rc = TABLE_OK;
+	int rc = LMDBFILE_OK;
 
 	if (cmds == NULL || argv == NULL || lens == NULL || keys == NULL ||
 	    rep == NULL) {
 		snprintf(err, errlen, "out of memory");
-		rc = TABLE_ERR;
+		rc = LMDBFILE_ERR;
 		goto out;
 	}
 	snprintf(val, sizeof(val), "%lld %s", (long long)now, dedup_via_name(via));
@@ -117,15 +117,15 @@ redis_record(struct store *s, const char *msgid,
 	if (nc == 0)
 		goto out;
 	if (redis_run(s->r, nc, cmds, rep, err, errlen) == -1) {
-		rc = TABLE_ERR;
+		rc = LMDBFILE_ERR;
 		goto out;
 	}
 	for (i = 0; i < nc; i++) {
 		/* +OK, or nil: already recorded (the first record stands). */
-		if (rep[i]->type == REDIS_REPLY_ERROR && rc == TABLE_OK) {
+		if (rep[i]->type == REDIS_REPLY_ERROR && rc == LMDBFILE_OK) {
 			snprintf(err, errlen, "redis %s: SET: %s", redis_name(s->r),
 			         rep[i]->str);
-			rc = TABLE_ERR;
+			rc = LMDBFILE_ERR;
 		}
 		freeReplyObject(rep[i]);
 	}

@@ -11,7 +11,7 @@
  * sweep, and the put-if-absent closes dedup.h's check/record race for
  * records (two processes may still both check before either records).
  *
- * Errors: TABLE_ERR with err filled; nothing logs or exits.
+ * Errors: LMDBFILE_ERR with err filled; nothing logs or exits.
  */
 #ifndef LEAFMAIL_DEDUPSTORE_H
 #define LEAFMAIL_DEDUPSTORE_H

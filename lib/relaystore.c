@@ -64,7 +64,7 @@ relaystore_check(struct store *s, const struct addr *a, time_t now,
 		*expires = 0;
 	lens[1] = redis_key(s, a, key);
 	if ((rep = redis_cmd(s->r, 2, argv, lens, err, errlen)) == NULL)
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	switch (rep->type) {
 	case REDIS_REPLY_NIL:
 		rc = 0;
@@ -81,12 +81,12 @@ relaystore_check(struct store *s, const struct addr *a, time_t now,
 		break;
 	case REDIS_REPLY_ERROR:
 		snprintf(err, errlen, "redis %s: GET: %s", redis_name(s->r), rep->str);
-		rc = TABLE_ERR;
+		rc = LMDBFILE_ERR;
 		break;
 	default:
 		snprintf(err, errlen, "redis %s: GET: unexpected reply type %d",
 		         redis_name(s->r), rep->type);
-		rc = TABLE_ERR;
+		rc = LMDBFILE_ERR;
 		break;
 	}
 	freeReplyObject(rep);
@@ -183,28 +183,28 @@ redis_write(struct store *s, const struct relay_rec *v, size_t n,
 	struct rs_batch b;
 	redisReply **rep;
 	size_t i;
-	int rc = TABLE_OK;
+	int rc = LMDBFILE_OK;
 
 	if (n == 0)
-		return TABLE_OK;
+		return LMDBFILE_OK;
 	if (rs_batch_build(s, v, n, &b) == -1) {
 		snprintf(err, errlen, "out of memory");
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	if ((rep = calloc(b.ncmd, sizeof(*rep))) == NULL) {
 		rs_batch_free(&b);
 		snprintf(err, errlen, "out of memory");
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	if (redis_run(s->r, b.ncmd, b.cmds, rep, err, errlen) == -1) {
-		rc = TABLE_ERR;
+		rc = LMDBFILE_ERR;
 	} else {
 		for (i = 0; i < b.ncmd; i++) {
-			if (rep[i]->type == REDIS_REPLY_ERROR && rc == TABLE_OK) {
+			if (rep[i]->type == REDIS_REPLY_ERROR && rc == LMDBFILE_OK) {
 				snprintf(err, errlen, "redis %s: %s: %s",
 				         redis_name(s->r), b.cmds[i].argv[0],
 				         rep[i]->str);
-				rc = TABLE_ERR;
+				rc = LMDBFILE_ERR;
 			}
 			freeReplyObject(rep[i]);
 		}
@@ -218,15 +218,15 @@ int
 relaystore_write(struct store *s, const struct relay_rec *v, size_t n,
                  int flags, char *err, size_t errlen)
 {
-	struct table_op *ops;
+	struct lmdbfile_op *ops;
 	char(*keys)[ADDR_STRLEN + 1];
 	char(*vals)[24];
-	int rc = TABLE_ERR;
+	int rc = LMDBFILE_ERR;
 
 	if (s->r != NULL)
 		return redis_write(s, v, n, err, errlen);
 	if (n == 0)
-		return TABLE_OK;
+		return LMDBFILE_OK;
 	ops = malloc(n * sizeof(*ops));
 	keys = malloc(n * sizeof(*keys));
 	vals = malloc(n * sizeof(*vals));
@@ -235,9 +235,9 @@ relaystore_write(struct store *s, const struct relay_rec *v, size_t n,
 	} else {
 		for (size_t i = 0; i < n; i++)
 			relaytable_op(&ops[i], &v[i].a, v[i].expires, keys[i], vals[i]);
-		rc = table_write_flags(s->t, ops, n, flags, err, errlen) == TABLE_OK
-		         ? TABLE_OK
-		         : TABLE_ERR;
+		rc = lmdbfile_write_flags(s->t, ops, n, flags, err, errlen) == LMDBFILE_OK
+		         ? LMDBFILE_OK
+		         : LMDBFILE_ERR;
 	}
 	free(ops);
 	free(keys);
@@ -307,17 +307,17 @@ scan_page(struct store *s, const redisReply *keys, struct found **f,
 	const char **argv;
 	size_t *lens;
 	redisReply *vals;
-	int rc = TABLE_OK;
+	int rc = LMDBFILE_OK;
 
 	if (keys->elements == 0)
-		return TABLE_OK;
+		return LMDBFILE_OK;
 	argv = calloc(keys->elements + 1, sizeof(*argv));
 	lens = calloc(keys->elements + 1, sizeof(*lens));
 	if (argv == NULL || lens == NULL) {
 		free(argv);
 		free(lens);
 		snprintf(err, errlen, "out of memory");
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	argv[0] = "MGET";
 	lens[0] = 4;
@@ -329,12 +329,12 @@ scan_page(struct store *s, const redisReply *keys, struct found **f,
 	free(argv);
 	free(lens);
 	if (vals == NULL)
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	if (vals->type != REDIS_REPLY_ARRAY || vals->elements != keys->elements) {
 		snprintf(err, errlen, "redis %s: MGET: unexpected reply",
 		         redis_name(s->r));
 		freeReplyObject(vals);
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	for (i = 0; i < keys->elements; i++) {
 		const redisReply *k = keys->element[i], *v = vals->element[i];
@@ -354,7 +354,7 @@ scan_page(struct store *s, const redisReply *keys, struct found **f,
 			struct found *g = realloc(*f, nc * sizeof(*g));
 			if (g == NULL) {
 				snprintf(err, errlen, "out of memory");
-				rc = TABLE_ERR;
+				rc = LMDBFILE_ERR;
 				break;
 			}
 			*f = g;
@@ -374,7 +374,7 @@ redis_foreach(struct store *s, relaystore_visit_fn fn, void *arg,
 	const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
 	size_t lens[6] = {4, 0, 5, 0, 5, 4}, nf = 0, cap = 0, i;
 	struct found *f = NULL;
-	int rc = TABLE_OK;
+	int rc = LMDBFILE_OK;
 
 	lens[3] = glob_escape(redis_prefix(s->r), pattern, sizeof(pattern) - 16);
 	lens[3] += (size_t)snprintf(pattern + lens[3], 16, "%s*", s->ns);
@@ -382,7 +382,7 @@ redis_foreach(struct store *s, relaystore_visit_fn fn, void *arg,
 		redisReply *rep;
 		lens[1] = strlen(cursor);
 		if ((rep = redis_cmd(s->r, 6, argv, lens, err, errlen)) == NULL) {
-			rc = TABLE_ERR;
+			rc = LMDBFILE_ERR;
 			break;
 		}
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
@@ -393,15 +393,15 @@ redis_foreach(struct store *s, relaystore_visit_fn fn, void *arg,
 			         rep->type == REDIS_REPLY_ERROR ? rep->str
 			                                        : "unexpected reply");
 			freeReplyObject(rep);
-			rc = TABLE_ERR;
+			rc = LMDBFILE_ERR;
 			break;
 		}
 		memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
 		cursor[rep->element[0]->len] = '\0';
 		rc = scan_page(s, rep->element[1], &f, &nf, &cap, err, errlen);
 		freeReplyObject(rep);
-	} while (rc == TABLE_OK && strcmp(cursor, "0") != 0);
-	if (rc == TABLE_OK && nf > 0) {
+	} while (rc == LMDBFILE_OK && strcmp(cursor, "0") != 0);
+	if (rc == LMDBFILE_OK && nf > 0) {
 		/* SCAN may return a key twice (the keyspace grew meanwhile). */
 		qsort(f, nf, sizeof(*f), found_cmp);
 		for (i = 0; i < nf; i++) {
@@ -423,7 +423,7 @@ relaystore_foreach(struct store *s, relaystore_visit_fn fn, void *arg,
 
 	if (s->r != NULL)
 		return redis_foreach(s, fn, arg, err, errlen);
-	return table_foreach(s->t, lmdb_visit_one, &lv, err, errlen) == TABLE_ERR
-	           ? TABLE_ERR
-	           : TABLE_OK;
+	return lmdbfile_foreach(s->t, lmdb_visit_one, &lv, err, errlen) == LMDBFILE_ERR
+	           ? LMDBFILE_ERR
+	           : LMDBFILE_OK;
 }

@@ -12,7 +12,7 @@
  * and sets in one step), so the latest login wins whatever order the
  * hosts' writes arrive in.
  *
- * Errors: TABLE_ERR with err filled (the milter answers 451, relayd keeps
+ * Errors: LMDBFILE_ERR with err filled (the milter answers 451, relayd keeps
  * the batch and retries); nothing logs or exits.
  */
 #ifndef LEAFMAIL_RELAYSTORE_H
@@ -42,18 +42,18 @@ typedef int (*relaystore_visit_fn)(void *arg, const struct addr *a,
 int relaystore_wants_redis(cfg_t *cfg);
 
 /* 1: a may relay (expiry after now, *expires set when not NULL), 0: not,
- * TABLE_ERR. */
+ * LMDBFILE_ERR. */
 int relaystore_check(struct store *s, const struct addr *a, time_t now,
                      time_t *expires, char *err, size_t errlen);
-/* Apply n changes (LMDB: one transaction; flags as table_write_flags()).
- * TABLE_OK or TABLE_ERR (LMDB: nothing applied). */
+/* Apply n changes (LMDB: one transaction; flags as lmdbfile_write_flags()).
+ * LMDBFILE_OK or LMDBFILE_ERR (LMDB: nothing applied). */
 int relaystore_write(struct store *s, const struct relay_rec *v,
                      size_t n, int flags, char *err, size_t errlen);
 /* LMDB: relaytable_sweep(); Redis: 0, its keys expire by themselves. */
 long relaystore_sweep(struct store *s, time_t now, size_t batch,
                       char *err, size_t errlen);
 /* Every well-formed record, by address text; fn returning non-zero stops
- * the walk.  TABLE_OK or TABLE_ERR. */
+ * the walk.  LMDBFILE_OK or LMDBFILE_ERR. */
 int relaystore_foreach(struct store *s, relaystore_visit_fn fn,
                        void *arg, char *err, size_t errlen);
 

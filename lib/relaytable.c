@@ -121,7 +121,7 @@ relaytable_expiry(long long v, char *buf)
 }
 
 void
-relaytable_op(struct table_op *op, const struct addr *a, time_t expires,
+relaytable_op(struct lmdbfile_op *op, const struct addr *a, time_t expires,
               char *keybuf, char *valbuf)
 {
 	memset(op, 0, sizeof(*op));
@@ -156,7 +156,7 @@ relaytable_decode(const void *key, size_t klen, const void *val,
 }
 
 int
-relaytable_check(struct table *t, const struct addr *a, time_t now,
+relaytable_check(struct lmdbfile *t, const struct addr *a, time_t now,
                  time_t *expires, char *err, size_t errlen)
 {
 	char key[ADDR_STRLEN + 1], val[RELAYTABLE_VALLEN + 8];
@@ -165,13 +165,13 @@ relaytable_check(struct table *t, const struct addr *a, time_t now,
 
 	if (expires != NULL)
 		*expires = 0;
-	rc = table_get(t, key, relaytable_key(a, key), val, sizeof(val), err,
+	rc = lmdbfile_get(t, key, relaytable_key(a, key), val, sizeof(val), err,
 	               errlen);
-	if (rc == TABLE_ERR)
-		return TABLE_ERR;
-	if (rc == TABLE_NOTFOUND)
+	if (rc == LMDBFILE_ERR)
+		return LMDBFILE_ERR;
+	if (rc == LMDBFILE_NOTFOUND)
 		return 0;
-	/* table_get truncates to our buffer: a long value fails the
+	/* lmdbfile_get truncates to our buffer: a long value fails the
 	 * 19-digit limit rather than reading as a shorter number. */
 	if (relaytable_parse_expiry(val, strlen(val), &e) == -1)
 		return 0;
@@ -237,7 +237,7 @@ sweep_free(struct sweep *s)
 
 /* Still expired or malformed now?  (It may have been refreshed.) */
 static int
-still_stale(struct table *t, const void *key, size_t klen, time_t now,
+still_stale(struct lmdbfile *t, const void *key, size_t klen, time_t now,
             char *err, size_t errlen)
 {
 	char val[RELAYTABLE_VALLEN + 8];
@@ -245,28 +245,28 @@ still_stale(struct table *t, const void *key, size_t klen, time_t now,
 	time_t e;
 	int rc;
 
-	rc = table_get(t, key, klen, val, sizeof(val), err, errlen);
-	if (rc != TABLE_OK)
-		return rc == TABLE_ERR ? TABLE_ERR : 0; /* gone already */
+	rc = lmdbfile_get(t, key, klen, val, sizeof(val), err, errlen);
+	if (rc != LMDBFILE_OK)
+		return rc == LMDBFILE_ERR ? LMDBFILE_ERR : 0; /* gone already */
 	if (relaytable_decode(key, klen, val, strlen(val) + 1, &a, &e) == -1)
 		return 1;
 	return e <= now;
 }
 
 long
-relaytable_sweep(struct table *t, time_t now, size_t batch, char *err,
+relaytable_sweep(struct lmdbfile *t, time_t now, size_t batch, char *err,
                  size_t errlen)
 {
 	struct sweep s = {now, NULL, 0, 0, 0};
-	struct table_op *ops = NULL;
+	struct lmdbfile_op *ops = NULL;
 	size_t i, nops;
 	long deleted = 0;
 	int rc;
 
 	if (batch == 0)
 		batch = 1;
-	rc = table_foreach(t, sweep_visit, &s, err, errlen);
-	if (rc == TABLE_ERR)
+	rc = lmdbfile_foreach(t, sweep_visit, &s, err, errlen);
+	if (rc == LMDBFILE_ERR)
 		goto fail;
 	if (s.oom)
 		goto oom;
@@ -277,7 +277,7 @@ relaytable_sweep(struct table *t, time_t now, size_t batch, char *err,
 		for (nops = 0; i < s.n && nops < batch; i++) {
 			rc = still_stale(t, s.v[i].key, s.v[i].klen, now, err,
 			                 errlen);
-			if (rc == TABLE_ERR)
+			if (rc == LMDBFILE_ERR)
 				goto fail;
 			if (rc == 0)
 				continue;
@@ -287,7 +287,7 @@ relaytable_sweep(struct table *t, time_t now, size_t batch, char *err,
 			nops++;
 		}
 		if (nops > 0 &&
-		    table_write(t, ops, nops, err, errlen) == TABLE_ERR)
+		    lmdbfile_write(t, ops, nops, err, errlen) == LMDBFILE_ERR)
 			goto fail;
 		deleted += (long)nops;
 	}
@@ -297,9 +297,9 @@ relaytable_sweep(struct table *t, time_t now, size_t batch, char *err,
 oom:
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s: out of memory sweeping",
-		         table_path(t));
+		         lmdbfile_path(t));
 fail:
 	free(ops);
 	sweep_free(&s);
-	return TABLE_ERR;
+	return LMDBFILE_ERR;
 }

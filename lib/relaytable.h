@@ -13,19 +13,19 @@
 #include <time.h>
 
 #include "addr.h"
-#include "table.h"
+#include "lmdbfile.h"
 
 /* "<table>.lmdb" into buf; -1 if it does not fit. */
 int relaytable_path(const char *table, char *buf, size_t len);
 
 /* 1: present and expires > now (*expires set), 0: absent or expired,
- * TABLE_ERR: the table could not be read (callers fail closed). */
-int relaytable_check(struct table *t, const struct addr *a, time_t now,
+ * LMDBFILE_ERR: the table could not be read (callers fail closed). */
+int relaytable_check(struct lmdbfile *t, const struct addr *a, time_t now,
                      time_t *expires, char *err, size_t errlen);
 
 /* Encode a put (or, with expires == 0, a delete) into op, using the
  * caller's key and value buffers (ADDR_STRLEN+1 and 24 bytes). */
-void relaytable_op(struct table_op *op, const struct addr *a, time_t expires,
+void relaytable_op(struct lmdbfile_op *op, const struct addr *a, time_t expires,
                    char *keybuf, char *valbuf);
 
 /* Parse a record; 0 ok, -1 malformed (not "<addr>\0" -> "<digits>\0"). */
@@ -43,8 +43,8 @@ int relaytable_parse_expiry(const char *s, size_t len, time_t *out);
 
 /* Delete every record whose expiry is <= now (and malformed ones), in
  * batches of at most `batch` deletes per write transaction.  Number
- * deleted, or TABLE_ERR. */
-long relaytable_sweep(struct table *t, time_t now, size_t batch, char *err,
+ * deleted, or LMDBFILE_ERR. */
+long relaytable_sweep(struct lmdbfile *t, time_t now, size_t batch, char *err,
                       size_t errlen);
 
 #endif

@@ -17,16 +17,16 @@ store_wants_redis(cfg_t *cfg, const char *section, const char *option)
 }
 
 struct store *
-store_lmdb(struct table *t)
+store_lmdb(struct lmdbfile *t)
 {
 	struct store *s = calloc(1, sizeof(*s));
 
 	if (s == NULL) {
-		table_close(t);
+		lmdbfile_close(t);
 		return NULL;
 	}
 	s->t = t;
-	snprintf(s->name, sizeof(s->name), "%s", table_path(t));
+	snprintf(s->name, sizeof(s->name), "%s", lmdbfile_path(t));
 	return s;
 }
 
@@ -52,7 +52,7 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	if (s->t != NULL)
-		table_close(s->t);
+		lmdbfile_close(s->t);
 	redis_free(s->r);
 	free(s);
 }
@@ -66,7 +66,7 @@ store_name(const struct store *s)
 int
 store_sync(struct store *s, char *err, size_t errlen)
 {
-	return s->t != NULL ? table_sync(s->t, err, errlen) : TABLE_OK;
+	return s->t != NULL ? lmdbfile_sync(s->t, err, errlen) : LMDBFILE_OK;
 }
 
 int
@@ -78,11 +78,11 @@ store_probe(struct store *s, char *err, size_t errlen)
 	int rc;
 
 	if (s->r == NULL)
-		return TABLE_OK;
+		return LMDBFILE_OK;
 	if ((rep = redis_cmd(s->r, 1, argv, lens, err, errlen)) == NULL)
-		return TABLE_ERR;
-	rc = rep->type == REDIS_REPLY_ERROR ? TABLE_ERR : TABLE_OK;
-	if (rc == TABLE_ERR)
+		return LMDBFILE_ERR;
+	rc = rep->type == REDIS_REPLY_ERROR ? LMDBFILE_ERR : LMDBFILE_OK;
+	if (rc == LMDBFILE_ERR)
 		snprintf(err, errlen, "redis %s: PING: %s", redis_name(s->r), rep->str);
 	freeReplyObject(rep);
 	return rc;

@@ -12,13 +12,13 @@
  *   store_close()  close the table or client
  *   store_name()   the file's path, or "redis ADDRESS db N, keys
  *                  PREFIXNS*", for messages
- *   store_sync()   make LMDB commits made with TABLE_DEFER_SYNC durable
- *                  (table_sync()); Redis: nothing to do, TABLE_OK
- *   store_probe()  whether it answers now (Redis: PING; LMDB: TABLE_OK,
+ *   store_sync()   make LMDB commits made with LMDBFILE_DEFER_SYNC durable
+ *                  (lmdbfile_sync()); Redis: nothing to do, LMDBFILE_OK
+ *   store_probe()  whether it answers now (Redis: PING; LMDB: LMDBFILE_OK,
  *                  the file is open already), for a warning at start
  *
  * The constructors return NULL only when out of memory, and close what
- * they were given then.  Errors: TABLE_ERR with err; nothing logs.
+ * they were given then.  Errors: LMDBFILE_ERR with err; nothing logs.
  */
 #ifndef LEAFMAIL_STORE_H
 #define LEAFMAIL_STORE_H
@@ -28,17 +28,17 @@
 #include <confuse.h>
 
 #include "redis.h"
-#include "table.h"
+#include "lmdbfile.h"
 
 struct store {
-	struct table *t;  /* exactly one of t and r is set */
+	struct lmdbfile *t;  /* exactly one of t and r is set */
 	struct redis *r;
 	const char *ns;   /* Redis key namespace after the prefix */
 	char name[400];
 };
 
 int store_wants_redis(cfg_t *cfg, const char *section, const char *option);
-struct store *store_lmdb(struct table *t);
+struct store *store_lmdb(struct lmdbfile *t);
 struct store *store_redis(struct redis *r, const char *ns);
 void store_close(struct store *s);
 const char *store_name(const struct store *s);

@@ -47,7 +47,7 @@
 #include "relaystore.h"
 #include "session.h"
 #include "snapshot.h"
-#include "table.h"
+#include "lmdbfile.h"
 #include "umtp_hooks.h"
 #include "velocity.h"
 
@@ -123,7 +123,7 @@ table_lookup(void *arg, const struct addr *a, time_t now, time_t *expires,
 	int opened;
 
 	if ((t = relayref_get(lc->relay, &opened, err, errlen)) == NULL)
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	if (opened)
 		log_info("relay table %s opened", relayref_path(lc->relay));
 	return relaystore_check(t, a, now, expires, err, errlen);

@@ -42,7 +42,7 @@
 #include "log.h"
 #include "relaystore.h"
 #include "unixsock.h"
-#include "table.h"
+#include "lmdbfile.h"
 #include "relayref.h"
 #include "reload.h"
 #include "snapshot.h"
@@ -275,7 +275,7 @@ main(int argc, char **argv)
 	/* After detaching: an LMDB environment must not cross a fork(), nor
 	 * may threads (the reload thread). */
 	rs = relayref_get(snap->relay, NULL, err, sizeof(err));
-	if (rs == NULL || store_probe(rs, err, sizeof(err)) != TABLE_OK)
+	if (rs == NULL || store_probe(rs, err, sizeof(err)) != LMDBFILE_OK)
 		log_warnx("relay table: %s; recipients that need relay "
 		          "permission get 451 until it can be read",
 		          err);

@@ -9,7 +9,7 @@
  *   policy_reason_name()  the word logged for a reason
  *
  * The relay table is reached through a lookup function with the contract
- * of relaytable_check() (1 allowed, 0 not, TABLE_ERR unreadable), so tests
+ * of relaytable_check() (1 allowed, 0 not, LMDBFILE_ERR unreadable), so tests
  * can stand in for it.  A table error never allows: it is a temporary
  * failure.  Nothing here logs.
  */

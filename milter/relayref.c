@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "relaystore.h"
-#include "table.h"
+#include "lmdbfile.h"
 
 struct relayref {
 	atomic_uint refs;
@@ -81,7 +81,7 @@ struct store *
 relayref_get(struct relayref *r, int *opened, char *err, size_t errlen)
 {
 	struct store *t;
-	struct table *tb;
+	struct lmdbfile *tb;
 
 	if (opened != NULL)
 		*opened = 0;
@@ -89,7 +89,7 @@ relayref_get(struct relayref *r, int *opened, char *err, size_t errlen)
 		return t;
 	pthread_mutex_lock(&r->mu);
 	if ((t = atomic_load_explicit(&r->t, memory_order_acquire)) == NULL) {
-		tb = table_open(r->path, TABLE_READ_MISSING_OK, err, errlen);
+		tb = lmdbfile_open(r->path, LMDBFILE_READ_MISSING_OK, err, errlen);
 		t = tb != NULL ? store_lmdb(tb) : NULL;
 		if (tb != NULL && t == NULL)
 			snprintf(err, errlen, "out of memory");

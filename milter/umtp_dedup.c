@@ -26,7 +26,7 @@ umtp_dedup_decide(struct store *t, struct umtp_peers *peers,
 		err[0] = '\0';
 	if (rec == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	for (size_t i = 0; i < n; i++) {
 		int seen = 0;
@@ -37,10 +37,10 @@ umtp_dedup_decide(struct store *t, struct umtp_peers *peers,
 			struct dedup_record r;
 			int rc = dedupstore_check(t, msgids[k], rcpts[i], now, ttl, &r,
 			                          err, errlen);
-			if (rc == TABLE_ERR) {
+			if (rc == LMDBFILE_ERR) {
 				free(rec);
 				memset(del, 0, n * sizeof *del);
-				return TABLE_ERR;
+				return LMDBFILE_ERR;
 			}
 			if (rc == 1 && r.via == DEDUP_VIA_UMTP) {
 				del[i] = 1;
@@ -53,7 +53,7 @@ umtp_dedup_decide(struct store *t, struct umtp_peers *peers,
 	}
 	for (size_t k = 0; k < nmsgid && nrec > 0; k++) {
 		if (dedupstore_record(t, msgids[k], rec, nrec, DEDUP_VIA_SMTP, now,
-		                      ttl, 0, err, errlen) == TABLE_ERR) {
+		                      ttl, 0, err, errlen) == LMDBFILE_ERR) {
 			/* Deleting still stands: the UMTP copy was delivered.
 			 * err says the recording failed. */
 			break;

@@ -25,14 +25,14 @@
 #include <time.h>
 
 #include "dedupstore.h"
-#include "table.h"
+#include "lmdbfile.h"
 #include "umtp_peers.h"
 
 /* msgids: every Message-ID header of the SMTP copy (Postfix may have added
  * one besides ours): a recipient delivered by UMTP under any of them is
  * removed; the others are recorded under each.
  * del[i] set to 1 for each rcpts[i] already delivered by UMTP.  Number of
- * such recipients, or TABLE_ERR (err filled; nothing deleted then).  When
+ * such recipients, or LMDBFILE_ERR (err filled; nothing deleted then).  When
  * only recording failed, the number, with err non-empty. */
 long umtp_dedup_decide(struct store *t, struct umtp_peers *peers,
                        char *const *msgids, size_t nmsgid,

@@ -34,7 +34,7 @@
 #include "dedupstore.h"
 #include "log.h"
 #include "logsafe.h"
-#include "table.h"
+#include "lmdbfile.h"
 #include "umtp_collect.h"
 #include "umtp_dedup.h"
 #include "umtp_peers.h"
@@ -217,11 +217,11 @@ do_dedup(struct umtp_msg *m, SMFICTX *ctx, const char *client)
 	if (!s->redis)
 		pthread_mutex_lock(&s->mu);
 	if (s->t == NULL) {
-		struct table *t = table_open(s->path, TABLE_WRITE, err, sizeof err);
+		struct lmdbfile *t = lmdbfile_open(s->path, LMDBFILE_WRITE, err, sizeof err);
 		if (t != NULL && (s->t = store_lmdb(t)) == NULL)
 			snprintf(err, sizeof err, "out of memory");
 	}
-	n = s->t == NULL ? TABLE_ERR
+	n = s->t == NULL ? LMDBFILE_ERR
 	                 : umtp_dedup_decide(s->t, (struct umtp_peers *)&h->peers,
 	                                     c->msgids, c->nmsgid, c->rcpts,
 	                                     c->nrcpt,
@@ -229,7 +229,7 @@ do_dedup(struct umtp_msg *m, SMFICTX *ctx, const char *client)
 	                                     sizeof err);
 	if (!s->redis)
 		pthread_mutex_unlock(&s->mu);
-	if (n == TABLE_ERR) {
+	if (n == LMDBFILE_ERR) {
 		log_warnx("umtp dedup client=%s %s: duplicate store: %s; "
 		          "delivering", client, id, err);
 		free(del);

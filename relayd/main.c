@@ -49,7 +49,7 @@
 #include "relaystore.h"
 #include "relaytable.h"
 #include "source.h"
-#include "table.h"
+#include "lmdbfile.h"
 
 #define PROG "leafmail-relayd"
 
@@ -150,12 +150,12 @@ table_dir(const struct daemon_user *u, const char *file)
 }
 
 /* Open the table for writing (creating it) and hand it to `user`. */
-static struct table *
+static struct lmdbfile *
 table_open_write(const struct daemon_user *u, const char *file)
 {
 	char err[512];
 	table_dir(u, file);
-	struct table *t = table_open(file, TABLE_WRITE, err, sizeof err);
+	struct lmdbfile *t = lmdbfile_open(file, LMDBFILE_WRITE, err, sizeof err);
 	if (t == NULL)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	if (daemon_chown(u, file, err, sizeof err) < 0)
@@ -180,7 +180,7 @@ store_open(struct relayd *r, const struct daemon_user *u)
 	} else if (u != NULL) {
 		st = store_lmdb(table_open_write(u, r->table_file));
 	} else {
-		struct table *t = table_open(r->table_file, TABLE_READ_MISSING_OK,
+		struct lmdbfile *t = lmdbfile_open(r->table_file, LMDBFILE_READ_MISSING_OK,
 		                             err, sizeof err);
 		if (t == NULL)
 			log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
@@ -211,7 +211,7 @@ cmd_list(struct relayd *r)
 	time_t now = time(NULL);
 	struct store *st = store_open(r, NULL);
 
-	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == TABLE_ERR)
+	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == LMDBFILE_ERR)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	store_close(st);
 	if (fflush(stdout) != 0 || ferror(stdout))
@@ -245,7 +245,7 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 	if (mode == MODE_DEL) {
 		/* "now" 0: any record at all, expired or not. */
 		int g = relaystore_check(st, &rec.a, 0, NULL, err, sizeof err);
-		if (g == TABLE_ERR)
+		if (g == LMDBFILE_ERR)
 			log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 		if (g == 0) {
 			char text[ADDR_STRLEN];
@@ -256,7 +256,7 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 			return 0;
 		}
 	}
-	if (relaystore_write(st, &rec, 1, 0, err, sizeof err) != TABLE_OK)
+	if (relaystore_write(st, &rec, 1, 0, err, sizeof err) != LMDBFILE_OK)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	store_close(st);
 	return 0;
@@ -331,7 +331,7 @@ run_daemon(struct relayd *r, int foreground)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 	log_info("started as %s: %zu source(s), table %s, expire %llds",
 	         u.name, r->nsources, store_name(st), r->expire);
-	if (store_probe(st, err, sizeof err) != TABLE_OK)
+	if (store_probe(st, err, sizeof err) != LMDBFILE_OK)
 		log_warnx("relay table: %s; logins are kept and written once it "
 		          "answers",
 		          err);

@@ -38,7 +38,7 @@ may_relay(const char *conffile, const char *ip)
 {
 	char err[2048], path[4096], buf[ADDR_STRLEN];
 	struct store *st;
-	struct table *t;
+	struct lmdbfile *t;
 	struct addr a;
 	time_t expires;
 	cfg_t *cfg;
@@ -75,7 +75,7 @@ may_relay(const char *conffile, const char *ip)
 			return 0;
 		}
 		conf_free(cfg);
-		t = table_open(path, TABLE_READ_MISSING_OK, err, sizeof(err));
+		t = lmdbfile_open(path, LMDBFILE_READ_MISSING_OK, err, sizeof(err));
 		if (t == NULL) {
 			log_warnx("relay table: %s; running without RELAYCLIENT", err);
 			return 0;
@@ -89,7 +89,7 @@ may_relay(const char *conffile, const char *ip)
 	rc = relaystore_check(st, &a, time(NULL), &expires, err, sizeof(err));
 	store_close(st);
 	addr_format(&a, buf, sizeof(buf));
-	if (rc == TABLE_ERR) {
+	if (rc == LMDBFILE_ERR) {
 		log_warnx("relay table: %s; %s runs without RELAYCLIENT", err, buf);
 		return 0;
 	}

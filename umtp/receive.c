@@ -55,7 +55,7 @@
 #include "log.h"
 #include "umtp_peers.h"
 #include "replay.h"
-#include "table.h"
+#include "lmdbfile.h"
 #include "umtp_codec.h"
 
 #define RECV_BATCH 64
@@ -112,7 +112,7 @@ dedup_filter(struct receiver *r, const char *src, const struct umtp_packet *m,
 		                                     now, r->dedup_ttl, &rec, err,
 		                                     sizeof err)
 		                  : 0;
-		if (rc == TABLE_ERR) {
+		if (rc == LMDBFILE_ERR) {
 			log_warnx("dropped datagram from %s (%s): duplicate store: %s; "
 			          "the SMTP copy will deliver", src, msgid, err);
 			return -1;
@@ -176,7 +176,7 @@ deliver(struct receiver *r, const char *src, size_t len,
 			    dedupstore_record(r->dedup, msgid,
 			                      (const char *const *)keep, (size_t)nkeep,
 			                      DEDUP_VIA_UMTP, time(NULL), r->dedup_ttl,
-			                      TABLE_DEFER_SYNC, err, sizeof err) != TABLE_OK)
+			                      LMDBFILE_DEFER_SYNC, err, sizeof err) != LMDBFILE_OK)
 				log_warnx("recording %s as delivered failed: %s; the SMTP "
 				          "copy may be delivered too", msgid, err);
 			goto out;
@@ -356,7 +356,7 @@ sync_store(struct receiver *r, struct timespec *synced)
 {
 	char err[512];
 
-	if (store_sync(r->dedup, err, sizeof err) != TABLE_OK)
+	if (store_sync(r->dedup, err, sizeof err) != LMDBFILE_OK)
 		log_warnx("duplicate store sync: %s", err);
 	clock_gettime(CLOCK_MONOTONIC, synced);
 }
@@ -579,7 +579,7 @@ receive_main(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		struct table *t = table_open(dedup_file, TABLE_WRITE, err, sizeof err);
+		struct lmdbfile *t = lmdbfile_open(dedup_file, LMDBFILE_WRITE, err, sizeof err);
 		if (t == NULL || (r.dedup = store_lmdb(t)) == NULL) {
 			log_warnx("duplicate store: %s",
 			          t == NULL ? err : "out of memory");

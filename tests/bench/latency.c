@@ -29,7 +29,7 @@
 
 #include "addr.h"
 #include "relaytable.h"
-#include "table.h"
+#include "lmdbfile.h"
 
 #define POLL_NS 100000L
 #define MISS_MS 2000.0
@@ -89,8 +89,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "latency: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	struct table *t =
-	    table_open(argv[2], TABLE_READ_MISSING_OK, err, sizeof err);
+	struct lmdbfile *t =
+	    lmdbfile_open(argv[2], LMDBFILE_READ_MISSING_OK, err, sizeof err);
 	if (t == NULL) {
 		fprintf(stderr, "latency: %s: %s\n", argv[2], err);
 		return 1;
@@ -129,7 +129,7 @@ main(int argc, char **argv)
 			int r = relaytable_check(t, &a, time(NULL), &exp, err,
 			                         sizeof err);
 			double t1 = now_ms();
-			if (r == TABLE_ERR) {
+			if (r == LMDBFILE_ERR) {
 				fprintf(stderr, "latency: table: %s\n", err);
 				return 1;
 			}
@@ -155,7 +155,7 @@ main(int argc, char **argv)
 	       n, missed, pct(lat, n, 50), pct(lat, n, 90), pct(lat, n, 99),
 	       lat[n - 1]);
 	free(lat);
-	table_close(t);
+	lmdbfile_close(t);
 	close(fd);
 	return 0;
 }

@@ -17,13 +17,13 @@
 
 #include "addr.h"
 #include "relaytable.h"
-#include "table.h"
+#include "lmdbfile.h"
 
 #define BATCH 1000
 
 static char keys[BATCH][ADDR_STRLEN + 1];
 static char vals[BATCH][24];
-static struct table_op ops[BATCH];
+static struct lmdbfile_op ops[BATCH];
 
 int
 main(int argc, char **argv)
@@ -37,7 +37,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	time_t exp = (time_t)strtoll(argv[2], NULL, 10);
-	struct table *t = table_open(argv[1], TABLE_WRITE, err, sizeof err);
+	struct lmdbfile *t = lmdbfile_open(argv[1], LMDBFILE_WRITE, err, sizeof err);
 	if (t == NULL) {
 		fprintf(stderr, "tablefill: %s: %s\n", argv[1], err);
 		return 1;
@@ -57,7 +57,7 @@ main(int argc, char **argv)
 			n++;
 		}
 		if (n > 0 && (eof || n == BATCH)) {
-			if (table_write(t, ops, n, err, sizeof err) != TABLE_OK) {
+			if (lmdbfile_write(t, ops, n, err, sizeof err) != LMDBFILE_OK) {
 				fprintf(stderr, "tablefill: %s\n", err);
 				return 1;
 			}
@@ -67,7 +67,7 @@ main(int argc, char **argv)
 		if (eof)
 			break;
 	}
-	table_close(t);
+	lmdbfile_close(t);
 	printf("%ld\n", total);
 	return 0;
 }

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "relaytable.h"
-#include "table_testutil.h"
+#include "lmdbfile_testutil.h"
 
 static char dir[256], path[300];
 
@@ -72,7 +72,7 @@ static void
 test_op_decode_round_trip(void **state)
 {
 	char key[ADDR_STRLEN + 1], val[24];
-	struct table_op op;
+	struct lmdbfile_op op;
 	struct addr a, b;
 	time_t e;
 	size_t i;
@@ -148,22 +148,22 @@ test_decode_malformed(void **state)
 }
 
 static void
-put_addr(struct table *t, const char *ip, time_t expires)
+put_addr(struct lmdbfile *t, const char *ip, time_t expires)
 {
 	char key[ADDR_STRLEN + 1], val[24], err[256];
-	struct table_op op;
+	struct lmdbfile_op op;
 	struct addr a;
 
 	assert_int_equal(addr_parse(ip, &a), 0);
 	relaytable_op(&op, &a, expires, key, val);
-	assert_int_equal(table_write(t, &op, 1, err, sizeof(err)), TABLE_OK);
+	assert_int_equal(lmdbfile_write(t, &op, 1, err, sizeof(err)), LMDBFILE_OK);
 }
 
 static void
 test_check(void **state)
 {
 	char err[256];
-	struct table *t = table_open(path, TABLE_WRITE, err, sizeof(err));
+	struct lmdbfile *t = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	struct addr a;
 	time_t e;
 
@@ -171,9 +171,9 @@ test_check(void **state)
 	assert_non_null(t);
 	put_addr(t, "127.0.0.2", 1000);
 	put_addr(t, "::ffff:10.0.0.1", 2000); /* stored as 10.0.0.1 */
-	assert_int_equal(tt_put(t, "10.0.0.9", "soon"), TABLE_OK);
+	assert_int_equal(tt_put(t, "10.0.0.9", "soon"), LMDBFILE_OK);
 	assert_int_equal(tt_put(t, "10.0.0.8", "123456789012345678901234567890"),
-	                 TABLE_OK);
+	                 LMDBFILE_OK);
 
 	assert_int_equal(addr_parse("127.0.0.2", &a), 0);
 	assert_int_equal(relaytable_check(t, &a, 999, &e, err, sizeof(err)), 1);
@@ -195,26 +195,26 @@ test_check(void **state)
 	assert_int_equal(relaytable_check(t, &a, 0, &e, err, sizeof(err)), 0);
 	assert_int_equal(addr_parse("10.0.0.8", &a), 0);
 	assert_int_equal(relaytable_check(t, &a, 0, &e, err, sizeof(err)), 0);
-	table_close(t);
+	lmdbfile_close(t);
 
-	/* no table file: not relayed; unreadable table: TABLE_ERR */
-	struct table *m;
+	/* no table file: not relayed; unreadable table: LMDBFILE_ERR */
+	struct lmdbfile *m;
 	char other[320];
 	snprintf(other, sizeof(other), "%s/none.lmdb", dir);
-	m = table_open(other, TABLE_READ_MISSING_OK, err, sizeof(err));
+	m = lmdbfile_open(other, LMDBFILE_READ_MISSING_OK, err, sizeof(err));
 	assert_non_null(m);
 	assert_int_equal(addr_parse("127.0.0.2", &a), 0);
 	assert_int_equal(relaytable_check(m, &a, 0, &e, err, sizeof(err)), 0);
-	table_close(m);
-	m = table_open(path, TABLE_READ, err, sizeof(err));
+	lmdbfile_close(m);
+	m = lmdbfile_open(path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(m);
 	assert_int_equal(relaytable_check(m, &a, 0, &e, err, sizeof(err)), 1);
 	assert_int_equal(truncate(path, 3000), 0);
 	err[0] = '\0';
 	assert_int_equal(relaytable_check(m, &a, 0, &e, err, sizeof(err)),
-	                 TABLE_ERR);
+	                 LMDBFILE_ERR);
 	assert_non_null(strstr(err, path));
-	table_close(m);
+	lmdbfile_close(m);
 }
 
 struct list {
@@ -241,7 +241,7 @@ static void
 test_sweep(void **state)
 {
 	char err[256], ip[32];
-	struct table *t = table_open(path, TABLE_WRITE, err, sizeof(err));
+	struct lmdbfile *t = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	struct list l = {0};
 	int i;
 
@@ -257,13 +257,13 @@ test_sweep(void **state)
 		put_addr(t, ip, 1000 + i);
 	}
 	put_addr(t, "10.9.9.9", 1500);
-	assert_int_equal(tt_put(t, "10.0.2.1", "x"), TABLE_OK);
-	assert_int_equal(tt_put(t, "not-an-address", "1"), TABLE_OK);
-	struct table_op op = {0, "10.0.2.2", 8, "1900000000", 11}; /* no NUL */
-	assert_int_equal(table_write(t, &op, 1, err, sizeof(err)), TABLE_OK);
+	assert_int_equal(tt_put(t, "10.0.2.1", "x"), LMDBFILE_OK);
+	assert_int_equal(tt_put(t, "not-an-address", "1"), LMDBFILE_OK);
+	struct lmdbfile_op op = {0, "10.0.2.2", 8, "1900000000", 11}; /* no NUL */
+	assert_int_equal(lmdbfile_write(t, &op, 1, err, sizeof(err)), LMDBFILE_OK);
 
 	assert_int_equal(relaytable_sweep(t, 1500, 2, err, sizeof(err)), 10);
-	assert_int_equal(table_foreach(t, list_visit, &l, err, sizeof(err)), 0);
+	assert_int_equal(lmdbfile_foreach(t, list_visit, &l, err, sizeof(err)), 0);
 	assert_int_equal(l.n, 10);
 	for (i = 0; i < l.n; i++)
 		assert_int_equal(strncmp(l.keys[i], "10.0.1.", 7), 0);
@@ -272,31 +272,31 @@ test_sweep(void **state)
 	assert_int_equal(relaytable_sweep(t, 2005, 0, err, sizeof(err)), 6);
 	assert_int_equal(relaytable_sweep(t, 9999, 100, err, sizeof(err)), 4);
 	l.n = 0;
-	assert_int_equal(table_foreach(t, list_visit, &l, err, sizeof(err)), 0);
+	assert_int_equal(lmdbfile_foreach(t, list_visit, &l, err, sizeof(err)), 0);
 	assert_int_equal(l.n, 0);
-	table_close(t);
+	lmdbfile_close(t);
 
 	/* a read-only table cannot be swept */
-	t = table_open(path, TABLE_READ, err, sizeof(err));
+	t = lmdbfile_open(path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(t);
 	assert_int_equal(relaytable_sweep(t, 9999, 10, err, sizeof(err)), 0);
-	table_close(t);
-	t = table_open(path, TABLE_WRITE, err, sizeof(err));
+	lmdbfile_close(t);
+	t = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	put_addr(t, "10.0.1.1", 5);
-	table_close(t);
-	t = table_open(path, TABLE_READ, err, sizeof(err));
+	lmdbfile_close(t);
+	t = lmdbfile_open(path, LMDBFILE_READ, err, sizeof(err));
 	assert_int_equal(relaytable_sweep(t, 9999, 10, err, sizeof(err)),
-	                 TABLE_ERR);
+	                 LMDBFILE_ERR);
 	assert_non_null(strstr(err, path));
-	table_close(t);
+	lmdbfile_close(t);
 }
 
 static void
 test_sweep_many(void **state)
 {
 	char err[256], key[100][ADDR_STRLEN + 1], val[100][24];
-	struct table *t = table_open(path, TABLE_WRITE, err, sizeof(err));
-	struct table_op ops[100];
+	struct lmdbfile *t = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
+	struct lmdbfile_op ops[100];
 	struct addr a;
 	int i, j;
 
@@ -314,13 +314,13 @@ test_sweep_many(void **state)
 			relaytable_op(&ops[j], &a, (i + j) % 3 ? 5000 : 100,
 			              key[j], val[j]);
 		}
-		assert_int_equal(table_write(t, ops, 100, err, sizeof(err)),
-		                 TABLE_OK);
+		assert_int_equal(lmdbfile_write(t, ops, 100, err, sizeof(err)),
+		                 LMDBFILE_OK);
 	}
 	assert_int_equal(relaytable_sweep(t, 1000, 64, err, sizeof(err)), 1000);
 	assert_int_equal(relaytable_sweep(t, 1000, 64, err, sizeof(err)), 0);
 	assert_int_equal(relaytable_sweep(t, 5000, 500, err, sizeof(err)), 2000);
-	table_close(t);
+	lmdbfile_close(t);
 }
 
 int

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "dedup.h"
-#include "table_testutil.h"
+#include "lmdbfile_testutil.h"
 
 static const time_t now0 = 1795348800;
 #define TTL (3 * 86400)
@@ -18,7 +18,7 @@ static const time_t now0 = 1795348800;
 struct fx {
 	char dir[256];
 	char path[512];
-	struct table *t;
+	struct lmdbfile *t;
 };
 
 static int
@@ -30,7 +30,7 @@ setup(void **state)
 	assert_non_null(f);
 	assert_int_equal(tt_mkdtemp(f->dir, sizeof f->dir), 0);
 	assert_int_equal(dedup_path(f->dir, f->path, sizeof f->path), 0);
-	f->t = table_open(f->path, TABLE_WRITE, err, sizeof err);
+	f->t = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof err);
 	assert_non_null(f->t);
 	*state = f;
 	return 0;
@@ -41,7 +41,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	table_close(f->t);
+	lmdbfile_close(f->t);
 	tt_rmtree(f->dir);
 	free(f);
 	return 0;
@@ -78,7 +78,7 @@ test_umtp_first(void **state)
 	assert_int_equal(dedup_check(f->t, "<m1@example.org>", "bob@example.net",
 	                             now0, TTL, &r, err, sizeof err), 0);
 	assert_int_equal(dedup_record(f->t, "<m1@example.org>", rc2, 2,
-	                              DEDUP_VIA_UMTP, now0, 0, err, sizeof err), TABLE_OK);
+	                              DEDUP_VIA_UMTP, now0, 0, err, sizeof err), LMDBFILE_OK);
 	/* The SMTP copy, later, with other spellings: seen. */
 	assert_int_equal(dedup_check(f->t, "<m1@EXAMPLE.org>", "<carol@example.net>",
 	                             now0 + 60, TTL, &r, err, sizeof err), 1);
@@ -108,24 +108,24 @@ test_smtp_first_and_sweep(void **state)
 	const char *bad[] = {""};
 
 	assert_int_equal(dedup_record(f->t, "<s@example.org>", one, 1,
-	                              DEDUP_VIA_SMTP, now0, 0, err, sizeof err), TABLE_OK);
+	                              DEDUP_VIA_SMTP, now0, 0, err, sizeof err), LMDBFILE_OK);
 	assert_int_equal(dedup_record(f->t, "<old@example.org>", one, 1,
-	                              DEDUP_VIA_UMTP, now0 - TTL, 0, err, sizeof err), TABLE_OK);
+	                              DEDUP_VIA_UMTP, now0 - TTL, 0, err, sizeof err), LMDBFILE_OK);
 	/* No Message-ID or recipient: nothing recorded, never "seen". */
 	assert_int_equal(dedup_record(f->t, "", one, 1, DEDUP_VIA_SMTP, now0, 0, err,
-	                              sizeof err), TABLE_OK);
+	                              sizeof err), LMDBFILE_OK);
 	assert_int_equal(dedup_record(f->t, "<x@y>", bad, 1, DEDUP_VIA_SMTP, now0, 0, err,
-	                              sizeof err), TABLE_OK);
+	                              sizeof err), LMDBFILE_OK);
 	assert_int_equal(dedup_check(f->t, "", "bob@example.net", now0, TTL, &r, err,
 	                             sizeof err), 0);
 	assert_int_equal(dedup_check(f->t, "<s@example.org>", "BOB@example.net",
 	                             now0 + 1, TTL, &r, err, sizeof err), 1);
 	assert_int_equal(r.via, DEDUP_VIA_SMTP);
 	/* The stored form: key "msgid\0rcpt\0", value "time via\0". */
-	assert_int_equal(table_get(f->t, "s@example.org\0bob@example.net", 30, v,
-	                           sizeof v, err, sizeof err), TABLE_OK);
+	assert_int_equal(lmdbfile_get(f->t, "s@example.org\0bob@example.net", 30, v,
+	                           sizeof v, err, sizeof err), LMDBFILE_OK);
 	assert_string_equal(v, "1795348800 smtp");
-	assert_int_equal(tt_put(f->t, "garbage", "not a record"), TABLE_OK);
+	assert_int_equal(tt_put(f->t, "garbage", "not a record"), LMDBFILE_OK);
 	assert_int_equal(dedup_sweep(f->t, now0 + 1, TTL, 1, err, sizeof err), 2);
 	assert_int_equal(dedup_check(f->t, "<s@example.org>", "bob@example.net",
 	                             now0 + 1, TTL, &r, err, sizeof err), 1);

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 
 #include "dedup.h"
-#include "table_testutil.h"
+#include "lmdbfile_testutil.h"
 #include "umtp_codec.h"
 #include "../../milter/umtp_collect.h"
 #include "../../milter/umtp_dedup.h"
@@ -251,7 +251,7 @@ ids(const char *id)
 
 struct storefx {
 	char dir[256], path[512];
-	struct table *t;
+	struct lmdbfile *t;
 	struct store *ds;
 	struct peerfx p;
 };
@@ -265,7 +265,7 @@ store_setup(void **state)
 	assert_non_null(f);
 	assert_int_equal(tt_mkdtemp(f->dir, sizeof f->dir), 0);
 	assert_int_equal(dedup_path(f->dir, f->path, sizeof f->path), 0);
-	f->t = table_open(f->path, TABLE_WRITE, err, sizeof err);
+	f->t = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof err);
 	assert_non_null(f->t);
 	f->ds = store_lmdb(f->t); /* owns f->t */
 	assert_non_null(f->ds);
@@ -299,7 +299,7 @@ test_dedup_umtp_first(void **state)
 
 	/* the datagram came first: umtp receive recorded bob */
 	assert_int_equal(dedup_record(f->t, "<u1@a.test>", umtp, 1, DEDUP_VIA_UMTP,
-	                              now0, 0, err, sizeof err), TABLE_OK);
+	                              now0, 0, err, sizeof err), LMDBFILE_OK);
 	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids(" <u1@A.TEST>"), 1, rcpts,
 	                                   3, now0 + 5, TTL, del, err, sizeof err), 1);
 	assert_string_equal(err, "");
@@ -367,7 +367,7 @@ test_dedup_two_msgids(void **state)
 	char err[256];
 
 	assert_int_equal(dedup_record(f->t, "<ours@a.test>", umtp, 1, DEDUP_VIA_UMTP,
-	                              now0, 0, err, sizeof err), TABLE_OK);
+	                              now0, 0, err, sizeof err), LMDBFILE_OK);
 	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, both, 2, rcpts, 2,
 	                                   now0 + 1, TTL, del, err, sizeof err), 1);
 	assert_int_equal(del[0], 1);
