@@ -25,9 +25,9 @@
  * a rename), and always at exit; a crash may therefore re-read up to a
  * second of lines, which only refreshes entries.
  *
- * Durability.  Batches commit with LMDBFILE_DEFER_SYNC: visible to Postfix
+ * Durability.  Batches commit with STORE_DEFER_SYNC: visible to Postfix
  * and the milter at once, crash-consistent, but not yet on disk; the
- * table is synced (lmdbfile_sync) before positions are saved, at most a
+ * table is synced (store_sync) before positions are saved, at most a
  * second after a commit even when no file source has a position to save
  * (stdin), and at exit.  So the invariant holds: a saved position never
  * runs ahead of logins that a system crash could still take out of the
@@ -130,7 +130,7 @@ struct loop {
 	int pos_dirty;
 	long long last_pos_save;
 	int unsynced;     /* a deferred-sync commit not yet synced */
-	int sync_failing; /* last lmdbfile_sync() failed (logged once) */
+	int sync_failing; /* last store_sync() failed (logged once) */
 	unsigned long logins, ignored, stale; /* since the last flush */
 	int oom_logged;
 };
@@ -287,8 +287,8 @@ write_batch(struct store *st, const struct batch *b, char *err,
 			v[i].a = b->v[i].a;
 			v[i].expires = b->v[i].expires;
 		}
-		rc = relaystore_write(st, v, b->n, LMDBFILE_DEFER_SYNC, err,
-		                      errlen) == LMDBFILE_OK
+		rc = relaystore_write(st, v, b->n, STORE_DEFER_SYNC, err,
+		                      errlen) == STORE_OK
 		         ? 0
 		         : -1;
 	}
@@ -497,7 +497,7 @@ sync_table(struct loop *l)
 	char err[512];
 	if (!l->unsynced)
 		return 0;
-	if (store_sync(l->c->store, err, sizeof err) != LMDBFILE_OK) {
+	if (store_sync(l->c->store, err, sizeof err) != STORE_OK) {
 		if (!l->sync_failing)
 			log_warnx("relay table: %s; positions not saved, "
 			          "retrying",

@@ -39,7 +39,7 @@ struct loop_conf {
 	struct loop_source *sources; /* opened already, positions restored */
 	size_t nsources;
 	int ifd;                     /* inotify descriptor the sources use */
-	struct store *store;    /* LMDB opened LMDBFILE_WRITE, or Redis */
+	struct store *store;    /* relaystore_open(STORE_WRITE) */
 	const struct cidr_list *ignore;
 	long long expire;            /* seconds a login allows relaying */
 	long long sweep_interval;    /* seconds; <= 0 means 5 */

@@ -5,7 +5,7 @@
  *
  * COUNT times: append one successful Dovecot login line (log_path layout,
  * time stamp now) with an address never used before (10.222.x.y) to
- * LOGFILE, then poll the relay table with relaytable_check() every
+ * LOGFILE, then poll the relay table with relaystore_check() every
  * ~100 us until the address is there (or 2 s passed: a miss); wait GAP_MS
  * (default 5) and go on.  The clock starts just before write(2) and stops
  * when the read transaction that found the address has returned, so the
@@ -28,8 +28,7 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "relaytable.h"
-#include "lmdbfile.h"
+#include "relaystore.h"
 
 #define POLL_NS 100000L
 #define MISS_MS 2000.0
@@ -89,8 +88,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "latency: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	struct lmdbfile *t =
-	    lmdbfile_open(argv[2], LMDBFILE_READ_MISSING_OK, err, sizeof err);
+	char spec[4200];
+	snprintf(spec, sizeof spec, "lmdb:%s", argv[2]);
+	struct store *t = store_open(NULL, spec, STORE_READ, err, sizeof err);
 	if (t == NULL) {
 		fprintf(stderr, "latency: %s: %s\n", argv[2], err);
 		return 1;
@@ -126,10 +126,10 @@ main(int argc, char **argv)
 			return 1;
 		}
 		for (;;) {
-			int r = relaytable_check(t, &a, time(NULL), &exp, err,
+			int r = relaystore_check(t, &a, time(NULL), &exp, err,
 			                         sizeof err);
 			double t1 = now_ms();
-			if (r == LMDBFILE_ERR) {
+			if (r == STORE_ERR) {
 				fprintf(stderr, "latency: table: %s\n", err);
 				return 1;
 			}
@@ -155,7 +155,7 @@ main(int argc, char **argv)
 	       n, missed, pct(lat, n, 50), pct(lat, n, 90), pct(lat, n, 99),
 	       lat[n - 1]);
 	free(lat);
-	lmdbfile_close(t);
+	store_close(t);
 	close(fd);
 	return 0;
 }

@@ -18,7 +18,7 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-#include "relaytable.h"
+#include "relaystore.h"
 #include "lmdbfile_testutil.h"
 
 #define POSTMAP "/usr/sbin/postmap"
@@ -142,6 +142,20 @@ list_dir(const char *d, char *out, size_t len)
 	free(ents);
 }
 
+/* Our reader, through the store interface the programs use. */
+static struct store *
+open_store(const char *file)
+{
+	char err[256], spec[400];
+	struct store *s;
+
+	snprintf(spec, sizeof(spec), "lmdb:%s", file);
+	s = store_open(NULL, spec, STORE_READ, err, sizeof(err));
+	if (s == NULL || store_probe(s, err, sizeof(err)) != STORE_OK)
+		fail_msg("%s: %s", spec, err);
+	return s;
+}
+
 static void
 put_addr(struct lmdbfile *t, const char *ip, time_t expires)
 {
@@ -150,7 +164,12 @@ put_addr(struct lmdbfile *t, const char *ip, time_t expires)
 	struct addr a;
 
 	assert_int_equal(addr_parse(ip, &a), 0);
-	relaytable_op(&op, &a, expires, key, val);
+	/* the record as relaystore.h writes it into LMDB: NULs included */
+	op.del = expires == 0 ? LMDBFILE_DEL : LMDBFILE_PUT;
+	op.key = key;
+	op.klen = relaystore_key(&a, key) + 1;
+	op.val = val;
+	op.vlen = relaystore_expiry(expires, val) + 1;
 	assert_int_equal(lmdbfile_write(t, &op, 1, err, sizeof(err)), LMDBFILE_OK);
 }
 
@@ -209,7 +228,8 @@ test_we_read_postfix_table(void **state)
 	char err[256], out[256], src[340], map[340], mapsrc[360];
 	char *build[] = {POSTMAP, "-c", conf, mapsrc, NULL};
 	char *add[] = {POSTMAP, "-c", conf, "-i", map, NULL};
-	struct lmdbfile *r, *w;
+	struct store *r;
+	struct lmdbfile *w;
 	struct addr a;
 	time_t e;
 	int fd;
@@ -226,30 +246,30 @@ test_we_read_postfix_table(void **state)
 	close(fd);
 	assert_int_equal(run(build, NULL, out, sizeof(out)), 0);
 	snprintf(src, sizeof(src), "%s/data/src.lmdb", dir);
-	r = lmdbfile_open(src, LMDBFILE_READ, err, sizeof(err));
+	r = open_store(src);
 	assert_non_null(r);
 	assert_int_equal(addr_parse("2001:db8::7", &a), 0);
-	assert_int_equal(relaytable_check(r, &a, 1800000000, &e, err,
+	assert_int_equal(relaystore_check(r, &a, 1800000000, &e, err,
 	                                  sizeof(err)),
 	                 1);
 	assert_int_equal(e, 1900000007);
 	assert_int_equal(addr_parse("127.0.0.5", &a), 0);
-	assert_int_equal(relaytable_check(r, &a, 1800000000, &e, err,
+	assert_int_equal(relaystore_check(r, &a, 1800000000, &e, err,
 	                                  sizeof(err)),
 	                 1);
-	lmdbfile_close(r);
+	store_close(r);
 
 	/* Postfix adds to our table while our reader and writer have it
 	 * open */
 	snprintf(map, sizeof(map), "lmdb:%s", table);
 	w = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	r = lmdbfile_open(path, LMDBFILE_READ, err, sizeof(err));
+	r = open_store(path);
 	assert_non_null(r);
 	put_addr(w, "127.0.0.2", 1900000001);
 	assert_int_equal(run(add, "127.0.0.9 1900000009\n", out, sizeof(out)), 0);
 	assert_int_equal(addr_parse("127.0.0.9", &a), 0);
-	assert_int_equal(relaytable_check(r, &a, 1800000000, &e, err,
+	assert_int_equal(relaystore_check(r, &a, 1800000000, &e, err,
 	                                  sizeof(err)),
 	                 1);
 	assert_int_equal(e, 1900000009);
@@ -258,7 +278,7 @@ test_we_read_postfix_table(void **state)
 	assert_string_equal(out, "1900000003\n");
 	assert_int_equal(postmap_q("127.0.0.9", map, out, sizeof(out)), 0);
 	assert_string_equal(out, "1900000009\n");
-	lmdbfile_close(r);
+	store_close(r);
 	lmdbfile_close(w);
 }
 
