@@ -278,10 +278,6 @@ main(int argc, char **argv)
 		log_warnx("relay table: %s; recipients that need relay "
 		          "permission get 451 until it can be read",
 		          err);
-	if (snap->claims != NULL &&
-	    store_probe(storeref_store(snap->claims), err, sizeof(err)) != STORE_OK)
-		log_warnx("umtp duplicate store: %s; mail that needs its check "
-		          "is deferred until it can be used", err);
 	log_info("started on %s as %s, relay table %s", st.spec, u.name,
 	         store_name(rs));
 	if (reload_start(conffile, &fixed, err, sizeof(err)) == -1)
