@@ -229,13 +229,15 @@ takeable(const struct takeover *t, const struct claim *c)
 }
 
 /*
- * Claim v[0..n) (expect NULL, val set): one store_cas(), then, for what
- * was found and may be taken over, rounds of compare-and-swap on the
- * value found.  Afterwards each item's done/found/cur say the outcome.
+ * Claim v[0..n) (expect NULL, val set): one store_cas() (unless asked
+ * already, first_done), then, for what was found and may be taken over,
+ * rounds of compare-and-swap on the value found.  Afterwards each item's
+ * done/found/cur say the outcome.
  */
 static int
 claim_rounds(struct store *s, struct store_cas *v, size_t n,
-             const struct takeover *t, char *err, size_t errlen)
+             const struct takeover *t, int first_done, char *err,
+             size_t errlen)
 {
 	struct store_cas *w = calloc(n ? n : 1, sizeof(*w));
 	char (*seen)[STORE_VALMAX] = calloc(n ? n : 1, STORE_VALMAX);
@@ -247,7 +249,8 @@ claim_rounds(struct store *s, struct store_cas *v, size_t n,
 		rc = STORE_ERR;
 		goto out;
 	}
-	if ((rc = store_cas(s, v, n, STORE_DEFER_SYNC, err, errlen)) != STORE_OK)
+	if (!first_done &&
+	    (rc = store_cas(s, v, n, STORE_DEFER_SYNC, err, errlen)) != STORE_OK)
 		goto out;
 	for (int round = 1; round < CLAIM_ROUNDS; round++) {
 		size_t m = 0;
@@ -303,18 +306,90 @@ make_token(char *tok)
 		snprintf(tok + 2 * i, 3, "%02x", r[i]);
 }
 
+/* A record's compare-and-swap items (PENDING of ours -> UMTP) into v,
+ * their recipients' indexes into of; pend and fin hold the values and
+ * must outlive the store_cas().  Number of items. */
+static size_t
+record_items(const struct claim_umtp_record *r, long long ttl,
+             struct store_cas *v, char (*keys)[CLAIM_KEYMAX], size_t *of,
+             char *pend, char *fin)
+{
+	size_t m = 0, plen = encode_pending(r->u, pend);
+	size_t flen = encode_final(r->u->first_seen, CLAIM_UMTP, fin);
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->out[i] != CLAIM_WON)
+			continue;
+		v[m].key = keys[m];
+		v[m].klen = claimstore_key(r->msgid, r->rcpts[i], keys[m]);
+		v[m].expect = pend;
+		v[m].elen = plen;
+		v[m].val = fin;
+		v[m].vlen = flen;
+		v[m].ttl_ms = ttl * 1000;
+		of[m++] = i;
+	}
+	return m;
+}
+
+/* After the record's store_cas(): each outcome, and for a PENDING of ours
+ * that is gone (Redis expired it, the sweep took it) with nobody
+ * claiming since, one more round that records UMTP all the same. */
+static int
+record_finish(struct store *s, const struct claim_umtp_record *r,
+              struct store_cas *v, size_t m, size_t *of, char *err,
+              size_t errlen)
+{
+	size_t k = 0;
+
+	for (size_t j = 0; j < m; j++)
+		if (!v[j].done && !v[j].found) {
+			v[k] = v[j];
+			v[k].expect = NULL;
+			v[k].elen = 0;
+			of[k++] = of[j];
+		} else {
+			struct claim c;
+			r->out[of[j]] = v[j].done || (claimstore_decode(v[j].cur,
+			                                                v[j].curlen,
+			                                                &c) == 0 &&
+			                              c.state == CLAIM_UMTP)
+			                    ? CLAIM_RECORDED
+			                    : CLAIM_TWICE;
+		}
+	if (k == 0)
+		return STORE_OK;
+	if (store_cas(s, v, k, STORE_DEFER_SYNC, err, errlen) != STORE_OK)
+		return STORE_ERR;
+	for (size_t j = 0; j < k; j++)
+		r->out[of[j]] = v[j].done ? CLAIM_RECORDED : CLAIM_TWICE;
+	return STORE_OK;
+}
+
+static size_t
+won_count(const struct claim_umtp_record *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; r != NULL && i < r->n; i++)
+		n += r->out[i] == CLAIM_WON;
+	return n;
+}
+
 long
-claimstore_umtp_claim(struct store *s, struct claim_umtp *u,
-                      const char *msgid, char *const *rcpts, size_t n,
-                      long long now_ms, long long hold_ms, long long ttl,
+claimstore_umtp_claim(struct store *s, const struct claim_umtp_record *prev,
+                      struct claim_umtp *u, const char *msgid,
+                      char *const *rcpts, size_t n, long long now_ms,
+                      long long hold_ms, long long ttl,
                       enum claim_outcome *out, struct claim *found,
                       char *err, size_t errlen)
 {
-	struct store_cas *v = calloc(n ? n : 1, sizeof(*v));
-	char (*keys)[CLAIM_KEYMAX] = calloc(n ? n : 1, CLAIM_KEYMAX);
-	size_t *of = calloc(n ? n : 1, sizeof(*of));
+	size_t np = won_count(prev), all = np + n;
+	struct store_cas *v = calloc(all ? all : 1, sizeof(*v));
+	char (*keys)[CLAIM_KEYMAX] = calloc(all ? all : 1, CLAIM_KEYMAX);
+	size_t *of = calloc(all ? all : 1, sizeof(*of));
 	struct takeover t = {now_ms, ttl, -1}; /* a PENDING: never ours */
-	char val[VALMAX];
+	char val[VALMAX], pend[VALMAX], fin[VALMAX];
 	size_t m = 0, vlen;
 	long won = 0;
 
@@ -323,10 +398,15 @@ claimstore_umtp_claim(struct store *s, struct claim_umtp *u,
 		won = STORE_ERR;
 		goto out;
 	}
+	/* The last message's record first, in the same transaction: a burst
+	 * of datagrams costs one store transaction each, not two. */
+	if (np > 0)
+		np = record_items(prev, ttl, v, keys, of, pend, fin);
 	make_token(u->token);
 	u->first_seen = (time_t)(now_ms / 1000);
 	u->deadline_ms = now_ms + hold_ms;
 	vlen = encode_pending(u, val);
+	m = np;
 	for (size_t i = 0; i < n; i++) {
 		size_t kl = claimstore_key(msgid, rcpts[i], keys[m]);
 		if (found != NULL)
@@ -341,11 +421,18 @@ claimstore_umtp_claim(struct store *s, struct claim_umtp *u,
 		v[m].ttl_ms = hold_ms;
 		of[m++] = i;
 	}
-	if (m > 0 && claim_rounds(s, v, m, &t, err, errlen) != STORE_OK) {
+	if (m > 0 && store_cas(s, v, m, STORE_DEFER_SYNC, err, errlen) != STORE_OK) {
 		won = STORE_ERR;
 		goto out;
 	}
-	for (size_t j = 0; j < m; j++) {
+	/* The claims are made now: a store failing in a later round leaves
+	 * a record unresolved (prev->out still CLAIM_WON: the caller writes
+	 * it later) and a takeover undone (that recipient LOST). */
+	if (np > 0)
+		record_finish(s, prev, v, np, of, err, errlen);
+	if (m > np)
+		claim_rounds(s, v + np, m - np, &t, 1, err, errlen);
+	for (size_t j = np; j < m; j++) {
 		size_t i = of[j];
 		if (v[j].done) {
 			out[i] = CLAIM_WON;
@@ -369,12 +456,12 @@ claimstore_umtp_record(struct store *s, const struct claim_umtp *u,
                        long long ttl, enum claim_outcome *out, char *err,
                        size_t errlen)
 {
+	struct claim_umtp_record r = {u, msgid, rcpts, n, out};
 	struct store_cas *v = calloc(n ? n : 1, sizeof(*v));
 	char (*keys)[CLAIM_KEYMAX] = calloc(n ? n : 1, CLAIM_KEYMAX);
 	size_t *of = calloc(n ? n : 1, sizeof(*of));
 	char pend[VALMAX], fin[VALMAX];
-	size_t m = 0, k = 0, plen = encode_pending(u, pend);
-	size_t flen = encode_final(u->first_seen, CLAIM_UMTP, fin);
+	size_t m;
 	int rc = STORE_OK;
 
 	if (v == NULL || keys == NULL || of == NULL) {
@@ -382,41 +469,11 @@ claimstore_umtp_record(struct store *s, const struct claim_umtp *u,
 		rc = STORE_ERR;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (out[i] != CLAIM_WON)
-			continue;
-		v[m].key = keys[m];
-		v[m].klen = claimstore_key(msgid, rcpts[i], keys[m]);
-		v[m].expect = pend;
-		v[m].elen = plen;
-		v[m].val = fin;
-		v[m].vlen = flen;
-		v[m].ttl_ms = ttl * 1000;
-		of[m++] = i;
-	}
-	if (m == 0)
+	m = record_items(&r, ttl, v, keys, of, pend, fin);
+	if (m > 0 &&
+	    ((rc = store_cas(s, v, m, STORE_DEFER_SYNC, err, errlen)) != STORE_OK ||
+	     (rc = record_finish(s, &r, v, m, of, err, errlen)) != STORE_OK))
 		goto out;
-	if ((rc = store_cas(s, v, m, STORE_DEFER_SYNC, err, errlen)) != STORE_OK)
-		goto out;
-	/* Our PENDING gone (Redis expired it, the sweep took it) and nobody
-	 * claimed since: record UMTP all the same. */
-	for (size_t j = 0; j < m; j++)
-		if (!v[j].done && !v[j].found) {
-			v[k] = v[j];
-			v[k].expect = NULL;
-			v[k].elen = 0;
-			of[k++] = of[j];
-		} else {
-			struct claim c;
-			out[of[j]] = v[j].done || (claimstore_decode(v[j].cur, v[j].curlen,
-			                                             &c) == 0 &&
-			                           c.state == CLAIM_UMTP)
-			                 ? CLAIM_RECORDED
-			                 : CLAIM_TWICE;
-		}
-	if (k > 0 && (rc = store_cas(s, v, k, STORE_DEFER_SYNC, err, errlen)) == STORE_OK)
-		for (size_t j = 0; j < k; j++)
-			out[of[j]] = v[j].done ? CLAIM_RECORDED : CLAIM_TWICE;
 out:
 	free(v);
 	free(keys);
@@ -496,7 +553,7 @@ claimstore_smtp(struct store *s, char *const *msgids, size_t nmsgid,
 			v[m].ttl_ms = ttl * 1000;
 			of[m++] = i;
 		}
-	if (m > 0 && (rc = claim_rounds(s, v, m, &t, err, errlen)) != STORE_OK)
+	if (m > 0 && (rc = claim_rounds(s, v, m, &t, 0, err, errlen)) != STORE_OK)
 		goto out;
 	for (size_t j = 0; j < m; j++) {
 		size_t i = of[j];

@@ -147,16 +147,33 @@ int claimstore_decode(const char *val, size_t len, struct claim *c);
 const char *claimstore_state_name(enum claim_state s);
 long long claimstore_now_ms(void);
 
+/* A UMTP record due after the MTA's 250 and not written yet: it may go
+ * in the same store transaction as the next datagram's claim, so that a
+ * burst of datagrams costs one transaction each, not two.  out as for
+ * claimstore_umtp_record(). */
+struct claim_umtp_record {
+	const struct claim_umtp *u;
+	const char *msgid;
+	char *const *rcpts;
+	size_t n;
+	enum claim_outcome *out;
+};
+
 /* umtp receive, before injecting: claim PENDING for each rcpts[i]
  * (out[i], found[i] filled; found may be NULL), hold_ms after now_ms at
  * most (umtp.inject-timeout + CLAIM_GRACE_MS); ttl (umtp.dedup-ttl, s)
- * says which final records are stale.  u gets a fresh token.  Number
- * won, or STORE_ERR (then nothing is claimed, as far as we know). */
-long claimstore_umtp_claim(struct store *s, struct claim_umtp *u,
-                           const char *msgid, char *const *rcpts, size_t n,
-                           long long now_ms, long long hold_ms,
-                           long long ttl, enum claim_outcome *out,
-                           struct claim *found, char *err, size_t errlen);
+ * says which final records are stale.  u gets a fresh token.  prev, when
+ * not NULL, is recorded first in the same transaction (prev->out
+ * updated; an entry left CLAIM_WON is still to be recorded).  Number
+ * won, or STORE_ERR (then, as far as we know, neither is prev recorded
+ * nor anything claimed). */
+long claimstore_umtp_claim(struct store *s,
+                           const struct claim_umtp_record *prev,
+                           struct claim_umtp *u, const char *msgid,
+                           char *const *rcpts, size_t n, long long now_ms,
+                           long long hold_ms, long long ttl,
+                           enum claim_outcome *out, struct claim *found,
+                           char *err, size_t errlen);
 /* After the MTA's 250, for the recipients won: PENDING -> UMTP, expiring
  * ttl seconds later.  out[i] becomes CLAIM_RECORDED or CLAIM_TWICE
  * (entries not CLAIM_WON are left alone).  STORE_OK or STORE_ERR (retry

@@ -20,13 +20,21 @@
  * deletes are idempotent, and store_cas() reports a key that already
  * holds what it would write as done (store.h).
  *
+ * Scripts go by EVALSHA (their SHA1, made once), so a round trip carries
+ * the keys and values only; a server that does not know a script yet
+ * (NOSCRIPT: it restarted) gets the same commands once more as EVAL,
+ * which teaches it.
+ *
  * A key of another type (a hash left by something else) under our name:
  * a greater-put overwrites it rather than failing the whole batch, which
  * relayd would retry for ever; store_cas() reports it found, holding "".
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "redis.h"
 #include "store_backend.h"
@@ -83,6 +91,56 @@ static const char cas_script[] =
     "end "
     "return out";
 
+/* The scripts' SHA1s in hex, made once. */
+static char greater_sha[41], cas_sha[41];
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+
+static void
+sha1_hex(const char *s, size_t n, char *hex)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (EVP_Digest(s, n, md, &len, EVP_sha1(), NULL) != 1 || len != 20) {
+		hex[0] = '\0'; /* never matches: EVAL is used */
+		return;
+	}
+	for (unsigned i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+make_shas(void)
+{
+	sha1_hex(greater_script, sizeof(greater_script) - 1, greater_sha);
+	sha1_hex(cas_script, sizeof(cas_script) - 1, cas_sha);
+}
+
+/* argv[0..1] of a script command: EVALSHA and the SHA1, or (eval set,
+ * or no SHA1) EVAL and the script. */
+static void
+script_args(const char **argv, size_t *lens, const char *script,
+            size_t slen, const char *sha, int eval)
+{
+	if (eval || sha[0] == '\0') {
+		argv[0] = "EVAL";
+		lens[0] = 4;
+		argv[1] = script;
+		lens[1] = slen;
+	} else {
+		argv[0] = "EVALSHA";
+		lens[0] = 7;
+		argv[1] = sha;
+		lens[1] = 40;
+	}
+}
+
+static int
+noscript(const redisReply *rep)
+{
+	return rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
 static struct store *
 redis_open(cfg_t *cfg, const char *name, int mode, char *err, size_t errlen)
 {
@@ -102,6 +160,7 @@ redis_open(cfg_t *cfg, const char *name, int mode, char *err, size_t errlen)
 		return NULL;
 	}
 	s->base.be = &store_redis_backend;
+	pthread_once(&sha_once, make_shas);
 	snprintf(s->pfx, sizeof(s->pfx), "%s%s", redis_prefix(s->r), name);
 	s->plen = strlen(s->pfx);
 	snprintf(s->base.name, sizeof(s->base.name), "redis %s, keys %s*",
@@ -263,25 +322,40 @@ num(struct cmds *b, long long v, size_t *len)
 	return p;
 }
 
-/* Run the commands; replies checked for errors.  STORE_OK/STORE_ERR. */
+/* Run the commands; replies checked for errors.  A NOSCRIPT reply (the
+ * server restarted since it last saw our scripts) runs them all again
+ * with EVAL: every command here may be repeated.  STORE_OK/STORE_ERR. */
 static int
 cmds_run(struct store_redis *s, struct cmds *b, char *err, size_t errlen)
 {
 	redisReply **rep = calloc(b->nc, sizeof(*rep));
-	int rc = STORE_OK;
+	int rc = STORE_OK, again = 0;
 
 	if (rep == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
-	if (redis_run(s->r, b->nc, b->c, rep, err, errlen) == -1) {
-		free(rep);
-		return STORE_ERR;
-	}
-	for (size_t i = 0; i < b->nc; i++) {
-		if (rep[i]->type == REDIS_REPLY_ERROR && rc == STORE_OK)
-			rc = reply_error(s, rep[i], b->c[i].argv[0], err, errlen);
-		freeReplyObject(rep[i]);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (redis_run(s->r, b->nc, b->c, rep, err, errlen) == -1) {
+			free(rep);
+			return STORE_ERR;
+		}
+		again = 0;
+		for (size_t i = 0; i < b->nc; i++)
+			again |= noscript(rep[i]);
+		for (size_t i = 0; i < b->nc; i++) {
+			if (!again && rep[i]->type == REDIS_REPLY_ERROR && rc == STORE_OK)
+				rc = reply_error(s, rep[i], b->c[i].argv[0], err, errlen);
+			freeReplyObject(rep[i]);
+		}
+		if (!again)
+			break;
+		for (size_t i = 0; i < b->nc; i++) {
+			size_t at = (size_t)(b->c[i].argv - b->argv);
+			if (strcmp(b->argv[at], "EVALSHA") == 0)
+				script_args(&b->argv[at], &b->lens[at], greater_script,
+				            sizeof(greater_script) - 1, greater_sha, 1);
+		}
 	}
 	free(rep);
 	return rc;
@@ -315,8 +389,9 @@ redis_write(struct store *st, const struct store_op *ops, size_t n,
 		} else if (kind == STORE_PUT) {
 			arg(&b, "SET", 3);
 		} else {
-			arg(&b, "EVAL", 4);
-			arg(&b, greater_script, sizeof(greater_script) - 1);
+			script_args(&b.argv[b.ai], &b.lens[b.ai], greater_script,
+			            sizeof(greater_script) - 1, greater_sha, 0);
+			b.ai += 2;
 			const char *p = num(&b, (long long)(j - i), &l);
 			arg(&b, p, l);
 		}
@@ -362,8 +437,9 @@ redis_cas(struct store *st, struct store_cas *v, size_t n, int flags,
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
-	arg(&b, "EVAL", 4);
-	arg(&b, cas_script, sizeof(cas_script) - 1);
+	script_args(&b.argv[0], &b.lens[0], cas_script, sizeof(cas_script) - 1,
+	            cas_sha, 0);
+	b.ai = 2;
 	const char *p = num(&b, (long long)n, &l);
 	arg(&b, p, l);
 	for (i = 0; i < n; i++)
@@ -378,6 +454,12 @@ redis_cas(struct store *st, struct store_cas *v, size_t n, int flags,
 		arg(&b, p, l);
 	}
 	rep = redis_cmd(s->r, (int)b.ai, b.argv, b.lens, err, errlen);
+	if (rep != NULL && noscript(rep)) {
+		freeReplyObject(rep);
+		script_args(&b.argv[0], &b.lens[0], cas_script,
+		            sizeof(cas_script) - 1, cas_sha, 1);
+		rep = redis_cmd(s->r, (int)b.ai, b.argv, b.lens, err, errlen);
+	}
 	cmds_free(&b);
 	if (rep == NULL)
 		return STORE_ERR;

@@ -94,6 +94,8 @@ struct receiver {
 	struct owed *owed;            /* records to retry, oldest first */
 	size_t nowed;
 	struct timespec owed_tried;
+	struct owed unrec;            /* the last injection's record, to go */
+	int have_unrec;               /* with the next claim (or alone) */
 	long long sweep_every;        /* umtp.dedup-sweep-interval */
 	time_t last_sweep;
 	unsigned long accepted, refused, lost;
@@ -120,11 +122,36 @@ refuse(struct receiver *r, const char *src, size_t len, const char *why,
 static void
 owed_free(struct owed *o)
 {
-	for (size_t i = 0; i < o->n; i++)
+	for (size_t i = 0; o->rcpts != NULL && i < o->n; i++)
 		free(o->rcpts[i]);
 	free(o->rcpts);
 	free(o->out);
 	free(o->msgid);
+	memset(o, 0, sizeof(*o));
+}
+
+/* A copy of a record to make; 0, or -1 (logged) when out of memory. */
+static int
+owed_copy(struct owed *o, const struct claim_umtp *u, const char *msgid,
+          char *const *rcpts, const enum claim_outcome *out, size_t n)
+{
+	o->u = *u;
+	o->msgid = strdup(msgid);
+	o->rcpts = calloc(n, sizeof(char *));
+	o->out = calloc(n, sizeof(*out));
+	o->n = n;
+	if (o->msgid == NULL || o->rcpts == NULL || o->out == NULL)
+		goto oom;
+	for (size_t i = 0; i < n; i++)
+		if ((o->rcpts[i] = strdup(rcpts[i])) == NULL)
+			goto oom;
+	memcpy(o->out, out, n * sizeof(*out));
+	return 0;
+oom:
+	log_warnx("UMTP record of %s lost (out of memory); its SMTP copy may "
+	          "be delivered too", msgid);
+	owed_free(o);
+	return -1;
 }
 
 /* Keep a record the store did not take, to write later. */
@@ -132,8 +159,7 @@ static void
 owe(struct receiver *r, const struct claim_umtp *u, const char *msgid,
     char *const *rcpts, const enum claim_outcome *out, size_t n)
 {
-	struct owed o = {*u, strdup(msgid), calloc(n, sizeof(char *)),
-	                 calloc(n, sizeof(*out)), n};
+	struct owed o;
 
 	if (r->nowed == OWED_MAX) {
 		log_warnx("UMTP record of %s never written (store down too long); "
@@ -141,20 +167,13 @@ owe(struct receiver *r, const struct claim_umtp *u, const char *msgid,
 		owed_free(&r->owed[0]);
 		memmove(r->owed, r->owed + 1, --r->nowed * sizeof(*r->owed));
 	}
-	if (r->owed == NULL && (r->owed = calloc(OWED_MAX, sizeof(*r->owed))) == NULL)
-		goto oom;
-	if (o.msgid == NULL || o.rcpts == NULL || o.out == NULL)
-		goto oom;
-	for (size_t i = 0; i < n; i++)
-		if ((o.rcpts[i] = strdup(rcpts[i])) == NULL)
-			goto oom;
-	memcpy(o.out, out, n * sizeof(*out));
-	r->owed[r->nowed++] = o;
-	return;
-oom:
-	log_warnx("UMTP record of %s lost (out of memory); its SMTP copy may "
-	          "be delivered too", msgid);
-	owed_free(&o);
+	if (r->owed == NULL && (r->owed = calloc(OWED_MAX, sizeof(*r->owed))) == NULL) {
+		log_warnx("UMTP record of %s lost (out of memory); its SMTP copy "
+		          "may be delivered too", msgid);
+		return;
+	}
+	if (owed_copy(&o, u, msgid, rcpts, out, n) == 0)
+		r->owed[r->nowed++] = o;
 }
 
 static void
@@ -203,8 +222,46 @@ retry_owed(struct receiver *r)
 	r->nowed -= done;
 }
 
+/* The record that went with a claim (or alone): logged, and whatever the
+ * store did not take owed. */
+static void
+unrec_done(struct receiver *r, int failed)
+{
+	struct owed *o = &r->unrec;
+	size_t left = 0;
+
+	for (size_t i = 0; i < o->n; i++)
+		left += o->out[i] == CLAIM_WON;
+	if (failed || left > 0) {
+		log_warnx("recording %s as delivered failed; retried until the "
+		          "store answers", o->msgid);
+		owe(r, &o->u, o->msgid, o->rcpts, o->out, o->n);
+	} else {
+		log_recorded(o->msgid, o->rcpts, o->out, o->n);
+	}
+	owed_free(o);
+	r->have_unrec = 0;
+}
+
+/* Write the last injection's record now, alone (the socket is idle, or
+ * the next message has nothing to claim). */
+static void
+flush_unrec(struct receiver *r)
+{
+	char err[512];
+	struct owed *o = &r->unrec;
+
+	if (!r->have_unrec)
+		return;
+	if (claimstore_umtp_record(r->claims, &o->u, o->msgid, o->rcpts, o->n,
+	                           r->dedup_ttl, o->out, err, sizeof err) != STORE_OK)
+		log_warnx("recording %s as delivered failed: %s", o->msgid, err);
+	unrec_done(r, 0);
+}
+
 /* Claim m's recipients under msgid; those won into keep[] (their
- * outcome in out[]).  Their number, or -1 when the store failed. */
+ * outcome in out[]).  Their number, or -1 when the store failed.  The
+ * last injection's record goes in the same store transaction. */
 static long
 claim(struct receiver *r, const char *src, const char *msgid,
       char *const *rcpts, size_t n, struct claim_umtp *u,
@@ -219,9 +276,15 @@ claim(struct receiver *r, const char *src, const char *msgid,
 		          "copy will deliver", src, msgid);
 		return -1;
 	}
-	won = claimstore_umtp_claim(r->claims, u, msgid, rcpts, n,
-	                            claimstore_now_ms(), r->hold_ms, r->dedup_ttl,
-	                            out, found, err, sizeof err);
+	struct claim_umtp_record prev = {&r->unrec.u, r->unrec.msgid,
+	                                 r->unrec.rcpts, r->unrec.n, r->unrec.out};
+
+	won = claimstore_umtp_claim(r->claims, r->have_unrec ? &prev : NULL, u,
+	                            msgid, rcpts, n, claimstore_now_ms(),
+	                            r->hold_ms, r->dedup_ttl, out, found, err,
+	                            sizeof err);
+	if (r->have_unrec)
+		unrec_done(r, won == STORE_ERR);
 	if (won == STORE_ERR) {
 		log_warnx("dropped datagram from %s (%s): duplicate store: %s; "
 		          "the SMTP copy will deliver", src, msgid, err);
@@ -300,6 +363,7 @@ deliver(struct receiver *r, const char *src, size_t len,
 	/* Without a Message-ID there is nothing to claim on: the message
 	 * did not come from a shadowing milter, which always adds one. */
 	if (!msgid[0]) {
+		flush_unrec(r); /* nothing to carry it */
 		for (size_t i = 0; i < m->nrcpt; i++)
 			keep[i] = m->rcpts[i];
 		nkeep = (long)m->nrcpt;
@@ -328,17 +392,14 @@ deliver(struct receiver *r, const char *src, size_t len,
 			         nkeep > 1 ? " and others" : "");
 			if (!msgid[0])
 				goto out;
+			/* Recorded with the next claim, or alone at the end of
+			 * this batch of datagrams: one store transaction each
+			 * in a burst, not two.  Never held across an injection:
+			 * the next claim comes first. */
 			for (long i = 0; i < nkeep; i++)
 				out[i] = CLAIM_WON;
-			if (claimstore_umtp_record(r->claims, &u, msgid, keep,
-			                           (size_t)nkeep, r->dedup_ttl, out, err,
-			                           sizeof err) != STORE_OK) {
-				log_warnx("recording %s as delivered failed: %s; retried "
-				          "until the store answers", msgid, err);
-				owe(r, &u, msgid, keep, out, (size_t)nkeep);
-			} else {
-				log_recorded(msgid, keep, out, (size_t)nkeep);
-			}
+			if (owed_copy(&r->unrec, &u, msgid, keep, out, (size_t)nkeep) == 0)
+				r->have_unrec = 1;
 			goto out;
 		}
 		/* Make way for the SMTP copy while we wait. */
@@ -568,6 +629,7 @@ run(struct receiver *r, int fd)
 		for (int i = 0; i < n; i++)
 			handle(r, (struct sockaddr *)&addrs[i], bufs[i], msgs[i].msg_len,
 			       (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+		flush_unrec(r);
 		/* Records are committed visibly (the milter sees them at once)
 		 * but synced only when the socket is idle, or every
 		 * RECV_SYNC_MS under a steady stream: an fsync per datagram
@@ -753,6 +815,7 @@ receive_main(int argc, char **argv)
 	unlink(pidpath);
 	ex = 0;
 out:
+	flush_unrec(&r);
 	for (size_t i = 0; i < r.nowed; i++)
 		owed_free(&r.owed[i]);
 	free(r.owed);

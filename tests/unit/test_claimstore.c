@@ -38,6 +38,7 @@ struct fx {
 	char path[512];
 	struct store *s;
 	int redis;
+	int port;
 	pid_t rpid;
 	cfg_t *cfg;
 };
@@ -115,6 +116,7 @@ setup_redis(void **state)
 	f->s = claimstore_open(f->cfg, err, sizeof err);
 	assert_non_null(f->s);
 	f->redis = 1;
+	f->port = port;
 	for (int i = 0; i < 200 && store_probe(f->s, err, sizeof err) != STORE_OK;
 	     i++)
 		usleep(25000);
@@ -200,7 +202,7 @@ uclaim(struct fx *f, struct claim_umtp *u, const char *id, const char *rcpt,
 	char err[256];
 	char *r[1] = {(char *)rcpt};
 
-	return claimstore_umtp_claim(f->s, u, id, r, 1, now_ms, hold_ms, TTL, out,
+	return claimstore_umtp_claim(f->s, NULL, u, id, r, 1, now_ms, hold_ms, TTL, out,
 	                             found, err, sizeof err);
 }
 
@@ -499,6 +501,73 @@ test_two_msgids(void **state)
 	assert_non_null(strstr(stored(f, "<ours@a.test>", "eve@c.test"), " smtp"));
 }
 
+/* A record rides in the next datagram's claim transaction: both done;
+ * and a replay of the recorded message in that same claim finds UMTP. */
+static void
+test_record_with_next_claim(void **state)
+{
+	struct fx *f = *state;
+	struct claim_umtp u1, u2, u3;
+	enum claim_outcome o1 = CLAIM_WON, o2, o3;
+	struct claim c;
+	char err[256], *r1[1] = {(char *)"bob@b"}, *r2[1] = {(char *)"carol@b"};
+	long long now = claimstore_now_ms();
+
+	NEED(f);
+	assert_int_equal(uclaim(f, &u1, "<p1@a>", "bob@b", now, HOLD, &o1, &c), 1);
+	struct claim_umtp_record prev = {&u1, "<p1@a>", r1, 1, &o1};
+	assert_int_equal(claimstore_umtp_claim(f->s, &prev, &u2, "<p2@a>", r2, 1,
+	                                       now + 1, HOLD, TTL, &o2, &c, err,
+	                                       sizeof err),
+	                 1);
+	assert_int_equal(o1, CLAIM_RECORDED);
+	assert_int_equal(o2, CLAIM_WON);
+	assert_int_equal(mclaim(f, "<p1@a>", "bob@b", now + 2, &c), CLAIM_DROP);
+	assert_int_equal(mclaim(f, "<p2@a>", "carol@b", now + 2, &c), CLAIM_WAIT);
+	/* the same message again, its record riding with its own claim */
+	struct claim_umtp_record prev2 = {&u2, "<p2@a>", r2, 1, &o2};
+	assert_int_equal(claimstore_umtp_claim(f->s, &prev2, &u3, "<p2@a>", r2, 1,
+	                                       now + 3, HOLD, TTL, &o3, &c, err,
+	                                       sizeof err),
+	                 0);
+	assert_int_equal(o2, CLAIM_RECORDED);
+	assert_int_equal(o3, CLAIM_LOST);
+	assert_int_equal(c.state, CLAIM_UMTP);
+}
+
+/* Redis forgets its scripts (a restart, SCRIPT FLUSH): EVALSHA gets
+ * NOSCRIPT, and the store teaches it again with EVAL. */
+static void
+test_script_flushed(void **state)
+{
+	struct fx *f = *state;
+	struct claim_umtp u;
+	enum claim_outcome out;
+	struct claim c;
+	char port[16];
+	pid_t pid;
+	int st;
+
+	if (f == NULL || !f->redis)
+		skip();
+	assert_int_equal(uclaim(f, &u, "<sf1@a>", "bob@b", claimstore_now_ms(),
+	                        HOLD, &out, &c), 1);
+	snprintf(port, sizeof port, "%d", f->port);
+	if ((pid = fork()) == 0) {
+		int nul = open("/dev/null", O_WRONLY);
+		dup2(nul, 1);
+		execlp("redis-cli", "redis-cli", "-p", port, "SCRIPT", "FLUSH",
+		       (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(uclaim(f, &u, "<sf2@a>", "bob@b", claimstore_now_ms(),
+	                        HOLD, &out, &c), 1);
+	assert_int_equal(mclaim(f, "<sf1@a>", "bob@b", claimstore_now_ms(), &c),
+	                 CLAIM_WAIT);
+}
+
 /* What redis.h does when a pooled connection died after the server ran
  * the script: the same compare-and-swap again reports done. */
 static void
@@ -608,7 +677,7 @@ test_race(void **state)
 				if (p == 0) {
 					struct claim_umtp u;
 					enum claim_outcome o;
-					if (claimstore_umtp_claim(s, &u, id, r, 1,
+					if (claimstore_umtp_claim(s, NULL, &u, id, r, 1,
 					                          claimstore_now_ms(), HOLD, TTL,
 					                          &o, NULL, err, sizeof err) < 0)
 						_exit(2);
@@ -657,7 +726,10 @@ main(void)
 	    BOTH(test_pending_gone_then_recorded),
 	    BOTH(test_stale_and_unreadable),
 	    BOTH(test_two_msgids),
+	    BOTH(test_record_with_next_claim),
 	    BOTH(test_cas_repeated),
+	    cmocka_unit_test_setup_teardown(test_script_flushed, setup_redis,
+	                                    teardown),
 	    BOTH(test_sweep),
 	    BOTH(test_race),
 	    cmocka_unit_test_setup_teardown(test_private_file, setup_lmdb,

@@ -294,7 +294,7 @@ umtp_claims(struct store *s, struct claim_umtp *u, const char *id,
 	char err[256], *r[1] = {(char *)rcpt};
 	enum claim_outcome o;
 
-	assert_int_equal(claimstore_umtp_claim(s, u, id, r, 1, claimstore_now_ms(),
+	assert_int_equal(claimstore_umtp_claim(s, NULL, u, id, r, 1, claimstore_now_ms(),
 	                                       70000, TTL, &o, NULL, err,
 	                                       sizeof err),
 	                 1);
