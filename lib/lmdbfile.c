@@ -857,7 +857,14 @@ struct update_arg {
 	void *arg;
 };
 
-/* Each key: read it, let the caller decide, apply the decision. */
+/*
+ * Each key: let the caller decide, apply the decision.  The caller is
+ * asked first as if the key were absent: when that decision is a put, it
+ * goes in with MDB_NOOVERWRITE, one B-tree search in all for a new key
+ * (relayd catching up on a log writes hundreds of thousands); only when
+ * the key exists (MDB_KEYEXIST hands us its value) or the decision was
+ * not a put is the caller asked again with what the key holds.
+ */
 static int
 apply_update_fn(MDB_txn *txn, MDB_dbi dbi, void *arg)
 {
@@ -872,14 +879,33 @@ apply_update_fn(MDB_txn *txn, MDB_dbi dbi, void *arg)
 		k.mv_size = u->keys[i].klen;
 		if (k.mv_size == 0 || k.mv_size > 511)
 			return MDB_BAD_VALSIZE;
-		rc = mdb_get(txn, dbi, &k, &v);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return rc;
 		memset(&op, 0, sizeof(op));
 		op.del = LMDBFILE_KEEP;
-		/* v points into the map: the caller reads it before we write */
-		u->fn(u->arg, i, rc == 0 ? v.mv_data : NULL, rc == 0 ? v.mv_size : 0,
-		      &op);
+		u->fn(u->arg, i, NULL, 0, &op);
+		if (op.del == LMDBFILE_PUT) {
+			v.mv_data = (void *)op.val;
+			v.mv_size = op.vlen;
+			rc = mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE);
+			if (rc == 0)
+				continue; /* it was absent: decided right */
+		} else {
+			rc = mdb_get(txn, dbi, &k, &v);
+			if (rc == MDB_NOTFOUND) {
+				if (op.del == LMDBFILE_KEEP)
+					continue;
+				rc = 0; /* deleting a missing key: nothing to do */
+				continue;
+			}
+			if (rc == 0)
+				rc = MDB_KEYEXIST;
+		}
+		if (rc != MDB_KEYEXIST)
+			return rc;
+		/* The key holds v (it points into the map: the caller reads
+		 * it before we write). */
+		memset(&op, 0, sizeof(op));
+		op.del = LMDBFILE_KEEP;
+		u->fn(u->arg, i, v.mv_data, v.mv_size, &op);
 		if (op.del == LMDBFILE_KEEP)
 			continue;
 		op.key = u->keys[i].key;

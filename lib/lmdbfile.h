@@ -96,8 +96,11 @@ int lmdbfile_write_flags(struct lmdbfile *t, const struct lmdbfile_op *ops,
  * or LMDBFILE_PUT with op->val/vlen.  A later key sees what was done to
  * an earlier one.  No other writer, in this process or any other, runs
  * in between: this is put-if-absent, compare-and-swap and conditional
- * delete.  fn may be called again for every key when the transaction
- * had to start over (the map grew); only the last round counts.
+ * delete.  fn may be called more than once for a key: first as if the
+ * key were absent (a put it decides then goes in with MDB_NOOVERWRITE,
+ * one search for a new key), again with the value when the key exists,
+ * and all over when the transaction had to start again (the map grew);
+ * only the last call counts.
  * LMDBFILE_OK, or LMDBFILE_ERR with nothing written.
  */
 typedef void (*lmdbfile_update_fn)(void *arg, size_t i, const void *cur,
