@@ -285,6 +285,37 @@ out:
 	return rc;
 }
 
+/* The compare-and-swap items of one call, each with its key's buffer
+ * and the index of the recipient it is for. */
+struct items {
+	struct store_cas *v;
+	char (*keys)[CLAIM_KEYMAX];
+	size_t *of;
+};
+
+static int
+items_alloc(struct items *it, size_t n, char *err, size_t errlen)
+{
+	it->v = calloc(n ? n : 1, sizeof(*it->v));
+	it->keys = calloc(n ? n : 1, CLAIM_KEYMAX);
+	it->of = calloc(n ? n : 1, sizeof(*it->of));
+	if (it->v != NULL && it->keys != NULL && it->of != NULL)
+		return 0;
+	free(it->v);
+	free(it->keys);
+	free(it->of);
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static void
+items_free(struct items *it)
+{
+	free(it->v);
+	free(it->keys);
+	free(it->of);
+}
+
 static void
 make_token(char *tok)
 {
@@ -384,20 +415,17 @@ claimstore_umtp_claim(struct store *s, const struct claim_umtp_record *prev,
                       enum claim_outcome *out, struct claim *found,
                       char *err, size_t errlen)
 {
-	size_t np = won_count(prev), all = np + n;
-	struct store_cas *v = calloc(all ? all : 1, sizeof(*v));
-	char (*keys)[CLAIM_KEYMAX] = calloc(all ? all : 1, CLAIM_KEYMAX);
-	size_t *of = calloc(all ? all : 1, sizeof(*of));
+	size_t np = won_count(prev), m, vlen;
 	struct takeover t = {now_ms, ttl, -1}; /* a PENDING: never ours */
 	char val[VALMAX], pend[VALMAX], fin[VALMAX];
-	size_t m = 0, vlen;
+	struct items it;
 	long won = 0;
 
-	if (v == NULL || keys == NULL || of == NULL) {
-		snprintf(err, errlen, "out of memory");
-		won = STORE_ERR;
-		goto out;
-	}
+	if (items_alloc(&it, np + n, err, errlen) < 0)
+		return STORE_ERR;
+	struct store_cas *v = it.v;
+	char (*keys)[CLAIM_KEYMAX] = it.keys;
+	size_t *of = it.of;
 	/* The last message's record first, in the same transaction: a burst
 	 * of datagrams costs one store transaction each, not two. */
 	if (np > 0)
@@ -444,9 +472,7 @@ claimstore_umtp_claim(struct store *s, const struct claim_umtp_record *prev,
 			claimstore_decode(v[j].cur, v[j].curlen, &found[i]);
 	}
 out:
-	free(v);
-	free(keys);
-	free(of);
+	items_free(&it);
 	return won;
 }
 
@@ -457,27 +483,18 @@ claimstore_umtp_record(struct store *s, const struct claim_umtp *u,
                        size_t errlen)
 {
 	struct claim_umtp_record r = {u, msgid, rcpts, n, out};
-	struct store_cas *v = calloc(n ? n : 1, sizeof(*v));
-	char (*keys)[CLAIM_KEYMAX] = calloc(n ? n : 1, CLAIM_KEYMAX);
-	size_t *of = calloc(n ? n : 1, sizeof(*of));
 	char pend[VALMAX], fin[VALMAX];
+	struct items it;
 	size_t m;
 	int rc = STORE_OK;
 
-	if (v == NULL || keys == NULL || of == NULL) {
-		snprintf(err, errlen, "out of memory");
-		rc = STORE_ERR;
-		goto out;
-	}
-	m = record_items(&r, ttl, v, keys, of, pend, fin);
+	if (items_alloc(&it, n, err, errlen) < 0)
+		return STORE_ERR;
+	m = record_items(&r, ttl, it.v, it.keys, it.of, pend, fin);
 	if (m > 0 &&
-	    ((rc = store_cas(s, v, m, STORE_DEFER_SYNC, err, errlen)) != STORE_OK ||
-	     (rc = record_finish(s, &r, v, m, of, err, errlen)) != STORE_OK))
-		goto out;
-out:
-	free(v);
-	free(keys);
-	free(of);
+	    (rc = store_cas(s, it.v, m, STORE_DEFER_SYNC, err, errlen)) == STORE_OK)
+		rc = record_finish(s, &r, it.v, m, it.of, err, errlen);
+	items_free(&it);
 	return rc;
 }
 
@@ -487,30 +504,24 @@ claimstore_umtp_release(struct store *s, const struct claim_umtp *u,
                         const enum claim_outcome *out, char *err,
                         size_t errlen)
 {
-	struct store_cas *v = calloc(n ? n : 1, sizeof(*v));
-	char (*keys)[CLAIM_KEYMAX] = calloc(n ? n : 1, CLAIM_KEYMAX);
 	char pend[VALMAX];
 	size_t m = 0, plen = encode_pending(u, pend);
-	int rc = STORE_OK;
+	struct items it;
+	int rc;
 
-	if (v == NULL || keys == NULL) {
-		snprintf(err, errlen, "out of memory");
-		rc = STORE_ERR;
-		goto out;
-	}
+	if (items_alloc(&it, n, err, errlen) < 0)
+		return STORE_ERR;
 	for (size_t i = 0; i < n; i++) {
 		if (out[i] != CLAIM_WON)
 			continue;
-		v[m].key = keys[m];
-		v[m].klen = claimstore_key(msgid, rcpts[i], keys[m]);
-		v[m].expect = pend;
-		v[m].elen = plen;
+		it.v[m].key = it.keys[m];
+		it.v[m].klen = claimstore_key(msgid, rcpts[i], it.keys[m]);
+		it.v[m].expect = pend;
+		it.v[m].elen = plen;
 		m++;
 	}
-	rc = store_cas(s, v, m, 0, err, errlen);
-out:
-	free(v);
-	free(keys);
+	rc = store_cas(s, it.v, m, 0, err, errlen);
+	items_free(&it);
 	return rc;
 }
 
@@ -520,10 +531,8 @@ claimstore_smtp(struct store *s, char *const *msgids, size_t nmsgid,
                 long long ttl, enum claim_verdict *verdict,
                 struct claim *found, char *err, size_t errlen)
 {
-	size_t np = nmsgid * n, m = 0;
-	struct store_cas *v = calloc(np ? np : 1, sizeof(*v));
-	char (*keys)[CLAIM_KEYMAX] = calloc(np ? np : 1, CLAIM_KEYMAX);
-	size_t *of = calloc(np ? np : 1, sizeof(*of));
+	size_t m = 0;
+	struct items it;
 	/* Redis expires an abandoned PENDING by its own clock: ours only
 	 * backs that up, so it waits longer before trusting itself. */
 	struct takeover t = {now_ms, ttl, store_expires(s) ? CLAIM_SKEW_MS : 0};
@@ -536,11 +545,11 @@ claimstore_smtp(struct store *s, char *const *msgids, size_t nmsgid,
 		if (found != NULL)
 			memset(&found[i], 0, sizeof(found[i]));
 	}
-	if (v == NULL || keys == NULL || of == NULL) {
-		snprintf(err, errlen, "out of memory");
-		rc = STORE_ERR;
-		goto out;
-	}
+	if (items_alloc(&it, nmsgid * n, err, errlen) < 0)
+		return STORE_ERR;
+	struct store_cas *v = it.v;
+	char (*keys)[CLAIM_KEYMAX] = it.keys;
+	size_t *of = it.of;
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < nmsgid; k++) {
 			size_t kl = claimstore_key(msgids[k], rcpts[i], keys[m]);
@@ -572,9 +581,7 @@ claimstore_smtp(struct store *s, char *const *msgids, size_t nmsgid,
 		}
 	}
 out:
-	free(v);
-	free(keys);
-	free(of);
+	items_free(&it);
 	return rc;
 }
 

@@ -35,16 +35,9 @@
 . "$S/tests/harness/postfix.sh"
 . "$S/tests/harness/leafmail.sh"
 . "$S/tests/harness/redis.sh"
-
-[ "$(id -u)" = 0 ] || skip_all "needs root (private Postfix, privilege drop)"
-lm_have leafmail-milter umtp || skip_all "leafmail-milter/umtp not built"
-for p in postfix postqueue swaks smtp-sink python3; do
-	command -v "$p" >/dev/null || skip_all "$p not installed"
-done
-rd_require
-lm_ensure_user || skip_all "cannot create user leafmail"
 . "$S/tests/umtp/common.sh"
 . "$S/tests/umtp/sites.sh"
+sites_require
 watchdog 200
 
 mkkey shared

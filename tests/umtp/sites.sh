@@ -16,6 +16,7 @@
 # S's own sink.  S's Postfix adds no Message-ID to mail from 127.0.0.1
 # (local_header_rewrite_clients empty), so its milter adds one.
 #
+#   sites_require         skip unless what the sites need is here
 #   site_receiver X STORE [UMTP-LINES]   start X (STORE lmdb or redis: a
 #        private Redis with an append-only file, RD_PERSIST=1); sets
 #        X_DIR X_CONF X_PF X_MILTER X_UDP X_SMTP X_RLOG and starts umtp
@@ -35,6 +36,15 @@
 #   site_logs              the daemons' logs, as test output (#)
 
 SITES=""
+
+sites_require() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root (private Postfix, privilege drop)"
+	lm_have leafmail-milter umtp || skip_all "leafmail-milter/umtp not built"
+	for _p in postfix postqueue swaks smtp-sink python3; do
+		command -v "$_p" >/dev/null || skip_all "$_p not installed"
+	done
+	rd_require
+}
 
 _sv() { eval "printf '%s' \"\${$1_$2}\""; } # _sv X NAME: value of X_NAME
 
