@@ -353,7 +353,7 @@ cmds_run(struct store_redis *s, struct cmds *b, char *err, size_t errlen)
 		for (size_t i = 0; i < b->nc; i++) {
 			size_t at = (size_t)(b->c[i].argv - b->argv);
 			if (strcmp(b->argv[at], "EVALSHA") == 0)
-				script_args(&b->argv[at], &b->lens[at], greater_script,
+				script_args(b->argv + at, b->lens + at, greater_script,
 				            sizeof(greater_script) - 1, greater_sha, 1);
 		}
 	}
@@ -389,7 +389,7 @@ redis_write(struct store *st, const struct store_op *ops, size_t n,
 		} else if (kind == STORE_PUT) {
 			arg(&b, "SET", 3);
 		} else {
-			script_args(&b.argv[b.ai], &b.lens[b.ai], greater_script,
+			script_args(b.argv + b.ai, b.lens + b.ai, greater_script,
 			            sizeof(greater_script) - 1, greater_sha, 0);
 			b.ai += 2;
 			const char *p = num(&b, (long long)(j - i), &l);
@@ -437,7 +437,7 @@ redis_cas(struct store *st, struct store_cas *v, size_t n, int flags,
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
-	script_args(&b.argv[0], &b.lens[0], cas_script, sizeof(cas_script) - 1,
+	script_args(b.argv, b.lens, cas_script, sizeof(cas_script) - 1,
 	            cas_sha, 0);
 	b.ai = 2;
 	const char *p = num(&b, (long long)n, &l);
@@ -456,7 +456,7 @@ redis_cas(struct store *st, struct store_cas *v, size_t n, int flags,
 	rep = redis_cmd(s->r, (int)b.ai, b.argv, b.lens, err, errlen);
 	if (rep != NULL && noscript(rep)) {
 		freeReplyObject(rep);
-		script_args(&b.argv[0], &b.lens[0], cas_script,
+		script_args(b.argv, b.lens, cas_script,
 		            sizeof(cas_script) - 1, cas_sha, 1);
 		rep = redis_cmd(s->r, (int)b.ai, b.argv, b.lens, err, errlen);
 	}
