@@ -448,8 +448,11 @@ redis_cas(struct store *st, struct store_cas *v, size_t n, int flags,
 		p = num(&b, (v[i].expect != NULL ? 1 : 0) + (v[i].val != NULL ? 2 : 0),
 		        &l);
 		arg(&b, p, l);
-		arg(&b, v[i].expect != NULL ? v[i].expect : "", v[i].elen);
-		arg(&b, v[i].val != NULL ? v[i].val : "", v[i].vlen);
+		/* a NULL value's length counts for nothing */
+		arg(&b, v[i].expect != NULL ? v[i].expect : "",
+		    v[i].expect != NULL ? v[i].elen : 0);
+		arg(&b, v[i].val != NULL ? v[i].val : "",
+		    v[i].val != NULL ? v[i].vlen : 0);
 		p = num(&b, v[i].ttl_ms > 0 ? v[i].ttl_ms : 0, &l);
 		arg(&b, p, l);
 	}
