@@ -147,6 +147,10 @@ redis_open(cfg_t *cfg, const char *name, int mode, char *err, size_t errlen)
 	struct store_redis *s;
 
 	(void)mode; /* Redis creates nothing in advance */
+	if (cfg == NULL) {
+		snprintf(err, errlen, "store redis:%s: no configuration", name);
+		return NULL;
+	}
 	if (strlen(name) >= NSMAX) {
 		snprintf(err, errlen, "store redis:%s: namespace too long", name);
 		return NULL;
@@ -172,7 +176,7 @@ redis_open(cfg_t *cfg, const char *name, int mode, char *err, size_t errlen)
 static int
 redis_ident(cfg_t *cfg, const char *name, char *buf, size_t len)
 {
-	cfg_t *r = cfg_getsec(cfg, "redis");
+	cfg_t *r = cfg != NULL ? cfg_getsec(cfg, "redis") : NULL;
 	const char *a = r != NULL ? cfg_getstr(r, "address") : NULL;
 	const char *pw = r != NULL ? cfg_getstr(r, "password-file") : NULL;
 	const char *user = r != NULL ? cfg_getstr(r, "username") : NULL;

@@ -96,6 +96,7 @@ struct receiver {
 	struct timespec owed_tried;
 	struct owed unrec;            /* the last injection's record, to go */
 	int have_unrec;               /* with the next claim (or alone) */
+	int store_ok;                 /* the last claim reached the store */
 	long long sweep_every;        /* umtp.dedup-sweep-interval */
 	time_t last_sweep;
 	unsigned long accepted, refused, lost;
@@ -197,15 +198,18 @@ ms_since(const struct timespec *t)
 	       (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
-/* Write owed records, oldest first, at most once every OWED_RETRY_MS;
- * stop at the first failure (the store is still away). */
+/* Write owed records, oldest first, at most once every OWED_RETRY_MS,
+ * and, while datagrams come, only when the last claim reached the store:
+ * a stalled store then costs each datagram its own claim's timeout, no
+ * more.  Stop at the first failure (the store is still away). */
 static void
-retry_owed(struct receiver *r)
+retry_owed(struct receiver *r, int idle)
 {
 	char err[512];
 	size_t done = 0;
 
-	if (r->nowed == 0 || ms_since(&r->owed_tried) < OWED_RETRY_MS)
+	if (r->nowed == 0 || (!idle && !r->store_ok) ||
+	    ms_since(&r->owed_tried) < OWED_RETRY_MS)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &r->owed_tried);
 	for (; done < r->nowed; done++) {
@@ -285,6 +289,7 @@ claim(struct receiver *r, const char *src, const char *msgid,
 	                            sizeof err);
 	if (r->have_unrec)
 		unrec_done(r, won == STORE_ERR);
+	r->store_ok = won != STORE_ERR;
 	if (won == STORE_ERR) {
 		log_warnx("dropped datagram from %s (%s): duplicate store: %s; "
 		          "the SMTP copy will deliver", src, msgid, err);
@@ -619,7 +624,7 @@ run(struct receiver *r, int fd)
 				log_info("duplicate store: %ld expired record(s) deleted", d);
 			r->last_sweep = now;
 		}
-		retry_owed(r);
+		retry_owed(r, n < 0);
 		if (n < 0) {
 			/* EAGAIN: SO_RCVTIMEO woke us for the sweep. */
 			if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)

@@ -275,6 +275,17 @@ wait_for 20 queues_empty
 check "the replayed message is there once, by UMTP" \
 	sh -c "[ \$(grep -l '^X-Via: umtp' '$b_DIR'/pf/sink/m.* | xargs grep -l '^Subject: replayed-$$' | wc -l) -eq 1 ]"
 
+# --- a reload keeps one handle on the claim store (one LMDB environment
+# on the file, whatever the configurations in use)
+kill -USR1 "$b_MILTER"
+check "b's milter reloaded" \
+	wait_for 10 grep -q "configuration reloaded" "$b_DIR/milter.log"
+mkmsg "$T/m11" "reloaded-$$" "<rl.$$@a.test>"
+check "after the reload: queued at S" sendmsg "$T/m11" bob@b.test
+once "reloaded-$$" bob@b.test
+maps=$(grep -c 'umtp-dedup.lmdb' "/proc/$b_MILTER/maps")
+check "b's milter maps the claim file once after the reload (got $maps)" test "$maps" -eq 1
+
 # --- where the claims are kept
 check "b's claim file is private (0600)" \
 	test "$(stat -c %a "$b_DIR/state/umtp-dedup.lmdb")" = 600

@@ -4,7 +4,7 @@
 # exactly one copy, none is lost, on LMDB (site b) and on Redis (site c)
 # at once (tests/umtp/sites.sh).
 #
-# EO_COUNT messages (default 320), one every 0-300 ms, each to bob@b.test
+# EO_COUNT messages (default 300), one every 0-250 ms, each to bob@b.test
 # and bob@c.test and at random to more recipients on both sites, to
 # dave@b2.test (no peer: SMTP only) and to eve@d.test (elsewhere); one in
 # four without a Message-ID.  Every end of DATA at the receivers, the
@@ -23,7 +23,7 @@
 sites_require
 watchdog 300
 
-COUNT=${EO_COUNT:-320}
+COUNT=${EO_COUNT:-300}
 SEED=${EO_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 LOAD="python3 $S/tests/umtp/random_load.py"
 echo "# seed $SEED, $COUNT messages"
@@ -40,13 +40,13 @@ ok "sites S, b (LMDB) and c (Redis) started, both paths delayed 0-300 ms"
 
 start=$(date +%s)
 half=$((COUNT / 2))
-$LOAD send "$S_PORT" "$half" "$SEED" "$T/manifest1" >"$T/load1.out" 2>&1
+$LOAD send "$S_PORT" "$half" "$SEED" "$T/manifest1" 250 >"$T/load1.out" 2>&1
 rc1=$?
 # Redis away for a moment, with messages still in flight
 RD_PORT=$c_REDIS_PORT RD_PID=$c_REDIS_PID RD_PASS= rd_stop
 sleep 0.3
 RD_PERSIST=1 rd_start "$c_DIR/redis" "$c_REDIS_PORT" || notok "Redis restarts"
-$LOAD send "$S_PORT" "$((COUNT - half))" "$((SEED + 1))" "$T/manifest2" >"$T/load2.out" 2>&1
+$LOAD send "$S_PORT" "$((COUNT - half))" "$((SEED + 1))" "$T/manifest2" 250 >"$T/load2.out" 2>&1
 rc2=$?
 check "S accepted all $COUNT messages" test "$rc1" -eq 0 -a "$rc2" -eq 0
 cat "$T/manifest1" "$T/manifest2" >"$T/manifest"
