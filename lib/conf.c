@@ -298,6 +298,18 @@ v_inject(cfg_t *cfg, cfg_opt_t *opt)
 	return -1;
 }
 
+/* milter.umtp-dedup-unavailable */
+static int
+v_dedup_unavailable(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && (strcmp(v, "tempfail") == 0 || strcmp(v, "deliver") == 0))
+		return 0;
+	cfg_error(cfg, "%s: must be \"tempfail\" or \"deliver\"", opt->name);
+	return -1;
+}
+
 static int
 v_quota_action(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -357,6 +369,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_BOOL("helo-check", cfg_false, CFGF_NONE),
 	CFG_BOOL("umtp-shadow", cfg_false, CFGF_NONE),
 	CFG_BOOL("umtp-dedup", cfg_false, CFGF_NONE),
+	CFG_STR("umtp-dedup-unavailable", "tempfail", CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t peer_opts[] = {
@@ -378,6 +391,7 @@ static cfg_opt_t umtp_opts[] = {
 	CFG_INT("socket-buffer", 16777216, CFGF_NONE),
 	CFG_STR("dedup-sweep-interval", "10m", CFGF_NONE),
 	CFG_STR("dedup-store", "lmdb", CFGF_NONE),
+	CFG_STR("claim-wait", "1s", CFGF_NONE),
 	CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()};
 
@@ -473,6 +487,7 @@ static const struct validator validators[] = {
 	{"milter|trusted-networks", v_networks},
 	{"milter|max-connections-per-minute", v_nonneg},
 	{"milter|required-headers", v_header_names},
+	{"milter|umtp-dedup-unavailable", v_dedup_unavailable},
 	{"umtp|listen", v_hostport},
 	{"umtp|inject", v_inject},
 	{"umtp|max-message-size", v_nonneg},
@@ -484,6 +499,7 @@ static const struct validator validators[] = {
 	{"umtp|socket-buffer", v_nonneg},
 	{"umtp|dedup-sweep-interval", v_duration},
 	{"umtp|dedup-store", v_store},
+	{"umtp|claim-wait", v_duration},
 	{"umtp|peer|address", v_hostport},
 	{"umtp|peer|protocol", v_protocol},
 	{"tunnel|listen", v_hostport},

@@ -10,7 +10,7 @@
  *   policy_reason_name()  the word logged for a reason
  *
  * The relay table is reached through a lookup function with the contract
- * of relaytable_check() (1 allowed, 0 not, TABLE_ERR unreadable), so tests
+ * of relaystore_check() (1 allowed, 0 not, STORE_ERR unreadable), so tests
  * can stand in for it.  A table error never allows: it is a temporary
  * failure.  Nothing here logs.
  */
@@ -59,7 +59,7 @@ enum policy_reason {
 	POLICY_TABLE_ERROR
 };
 
-/* The relaytable_check() contract: 1 present and unexpired (*expires
+/* The relaystore_check() contract: 1 present and unexpired (*expires
  * set), 0 not, any negative value: cannot tell (err filled). */
 typedef int (*policy_lookup_fn)(void *arg, const struct addr *a, time_t now,
                                 time_t *expires, char *err, size_t errlen);

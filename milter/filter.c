@@ -46,11 +46,10 @@
 #include "log.h"
 #include "loglimit.h"
 #include "logsafe.h"
-#include "relayref.h"
 #include "relaystore.h"
 #include "session.h"
 #include "snapshot.h"
-#include "table.h"
+#include "storeref.h"
 #include "timefmt.h"
 #include "umtp_hooks.h"
 #include "velocity.h"
@@ -85,7 +84,7 @@ reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
 }
 
 struct lookup_ctx {
-	struct relayref *relay;
+	struct storeref *relay;
 };
 
 static int
@@ -93,14 +92,9 @@ table_lookup(void *arg, const struct addr *a, time_t now, time_t *expires,
              char *err, size_t errlen)
 {
 	struct lookup_ctx *lc = arg;
-	struct store *t;
-	int opened;
 
-	if ((t = relayref_get(lc->relay, &opened, err, errlen)) == NULL)
-		return TABLE_ERR;
-	if (opened)
-		log_info("relay table %s opened", relayref_path(lc->relay));
-	return relaystore_check(t, a, now, expires, err, errlen);
+	return relaystore_check(storeref_store(lc->relay), a, now, expires, err,
+	                        errlen);
 }
 
 /* The context's session, made now (with the current snapshot) if it has

@@ -40,12 +40,11 @@
 #include "daemon.h"
 #include "filter.h"
 #include "log.h"
-#include "relaystore.h"
+#include "store.h"
 #include "unixsock.h"
-#include "table.h"
-#include "relayref.h"
 #include "reload.h"
 #include "snapshot.h"
+#include "storeref.h"
 #include "umtp_hooks.h"
 
 #define PROGNAME "leafmail-milter"
@@ -226,7 +225,7 @@ main(int argc, char **argv)
 	 * dropping privileges.  It owns cfg once loaded. */
 	bad = (cfg = conf_load(conffile, err, sizeof(err))) == NULL ||
 	      load_settings(cfg, conffile, &st, err, sizeof(err)) == -1 ||
-	      (snap = snapshot_load(cfg, conffile, NULL, err, sizeof(err))) == NULL ||
+	      (snap = snapshot_load(cfg, conffile, err, sizeof(err))) == NULL ||
 	      daemon_user_lookup(st.user, &u, err, sizeof(err)) == -1;
 	if (bad || check_only) {
 		if (snap != NULL)
@@ -274,13 +273,13 @@ main(int argc, char **argv)
 
 	/* After detaching: an LMDB environment must not cross a fork(), nor
 	 * may threads (the reload thread). */
-	rs = relayref_get(snap->relay, NULL, err, sizeof(err));
-	if (rs == NULL || store_probe(rs, err, sizeof(err)) != TABLE_OK)
+	rs = storeref_store(snap->relay);
+	if (store_probe(rs, err, sizeof(err)) != STORE_OK)
 		log_warnx("relay table: %s; recipients that need relay "
 		          "permission get 451 until it can be read",
 		          err);
 	log_info("started on %s as %s, relay table %s", st.spec, u.name,
-	         relayref_path(snap->relay));
+	         store_name(rs));
 	if (reload_start(conffile, &fixed, err, sizeof(err)) == -1)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 	snapshot_install(snap); /* cfg and st's strings live in it from now */

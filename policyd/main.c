@@ -14,11 +14,12 @@
  * user (-t stops here: exit 0 or 78), run-dir and the pid file lock (a
  * second instance stops here), an inet socket bound (as root), the switch
  * to `user`, a unix socket made (as `user`, see listener.h), detach
- * unless -f, the pid written, the relay table opened (after the fork: an
- * LMDB environment must not cross one), serve until SIGTERM.
+ * unless -f, the pid written, the relay table probed (an LMDB file is
+ * opened on its first use, after the fork, as `user`: an LMDB environment
+ * must not cross a fork), serve until SIGTERM.
  *
- * Exit codes (sysexits): 64 usage, 69 the socket or the relay table
- * cannot be opened, or another instance runs, 71 privilege switch,
+ * Exit codes (sysexits): 64 usage, 69 the socket cannot be opened, or
+ * another instance runs, 71 privilege switch,
  * detach or server set-up failed, 73 run-dir cannot be made,
  * 78 configuration (including a missing user).
  */
@@ -34,9 +35,7 @@
 #include "listener.h"
 #include "log.h"
 #include "relaystore.h"
-#include "relaytable.h"
 #include "server.h"
-#include "table.h"
 #include "unixsock.h"
 
 #define PROG "leafmail-policyd"
@@ -46,8 +45,9 @@ struct settings {
 	mode_t mode;
 	struct policy policy;
 	struct server_conf server;
-	char table[4096]; /* <relay.table>.lmdb, unless Redis */
-	struct redis *redis;
+	/* relaystore_open(STORE_READ) at start: a Redis password file is
+	 * read then, as root; an LMDB file is opened on first use, as user. */
+	struct store *store;
 };
 
 static void
@@ -90,13 +90,8 @@ load(cfg_t *cfg, struct settings *st, char *err, size_t errlen)
 	st->server.idle = conf_duration(sec, "idle-timeout");
 	if (st->server.idle < 1)
 		st->server.idle = 1;
-	if (relaystore_wants_redis(cfg))
-		st->redis = redis_new(cfg, err, errlen); /* reads the password now */
-	else if (relaytable_path(cfg_getstr(cfg_getsec(cfg, "relay"), "table"),
-	                         st->table, sizeof(st->table)) != 0)
-		snprintf(err, errlen, "relay.table: path too long");
-	return relaystore_wants_redis(cfg) ? (st->redis ? 0 : -1)
-	                                   : (st->table[0] ? 0 : -1);
+	st->store = relaystore_open(cfg, STORE_READ, err, errlen);
+	return st->store != NULL ? 0 : -1;
 }
 
 /* The policy_lookup_fn over the relay store. */
@@ -107,29 +102,17 @@ lookup(void *arg, const struct addr *a, time_t now, time_t *expires,
 	return relaystore_check(arg, a, now, expires, err, errlen);
 }
 
-/* The store, opened now (as user, after the fork); exits when it cannot. */
+/* The store, first used now (as user, after the fork): a warning when it
+ * does not answer yet; relaying is answered 451 until it does. */
 static struct store *
 open_store(struct settings *st)
 {
-	struct table *t;
-	struct store *s;
 	char err[1024];
 
-	if (st->redis != NULL) {
-		s = store_redis(st->redis, RELAYSTORE_NS);
-		st->redis = NULL;
-	} else {
-		if ((t = table_open(st->table, TABLE_READ_MISSING_OK, err,
-		                    sizeof(err))) == NULL)
-			log_fatalx(DAEMON_EX_UNAVAILABLE, "relay table: %s", err);
-		s = store_lmdb(t);
-	}
-	if (s == NULL)
-		log_fatalx(DAEMON_EX_OSERR, "out of memory");
-	if (store_probe(s, err, sizeof(err)) != TABLE_OK)
+	if (store_probe(st->store, err, sizeof(err)) != STORE_OK)
 		log_warnx("relay table %s: %s; relaying answers 451 until it can be "
-		          "read", store_name(s), err);
-	return s;
+		          "read", store_name(st->store), err);
+	return st->store;
 }
 
 int
@@ -170,7 +153,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s: %s\n", conffile, err);
 		else
 			printf("%s: configuration OK\n", conffile);
-		redis_free(st.redis);
+		if (st.store != NULL)
+			store_close(st.store);
 		policy_free(&st.policy);
 		conf_free(cfg);
 		return rc != 0 ? DAEMON_EX_CONFIG : 0;

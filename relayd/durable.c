@@ -82,7 +82,7 @@ sync_table(struct durable *d)
 	char err[512];
 	if (!d->w->unsynced)
 		return 0;
-	if (store_sync(d->w->store, err, sizeof err) != TABLE_OK) {
+	if (store_sync(d->w->store, err, sizeof err) != STORE_OK) {
 		if (!d->sync_failing)
 			log_warnx("relay table: %s; positions not saved, "
 			          "retrying",

@@ -31,7 +31,7 @@
 struct loop_conf {
 	struct input **inputs; /* opened already */
 	size_t ninputs;
-	struct store *store;   /* LMDB opened TABLE_WRITE, or Redis */
+	struct store *store;   /* relaystore_open(STORE_WRITE) */
 	const struct cidr_list *ignore;
 	long long expire;         /* seconds a login allows relaying */
 	long long sweep_interval; /* seconds; <= 0 means 5 */

@@ -48,8 +48,6 @@
 #include "log.h"
 #include "loop.h"
 #include "relaystore.h"
-#include "relaytable.h"
-#include "table.h"
 
 #define PROG "leafmail-relayd"
 
@@ -177,45 +175,27 @@ table_dir(const struct daemon_user *u, const char *file)
 		log_fatalx(DAEMON_EX_CANTCREAT, "relay table directory: %s", err);
 }
 
-/* Open the table for writing (creating it) and hand it to `user`. */
-static struct table *
-table_open_write(const struct daemon_user *u, const char *file)
-{
-	char err[512];
-	table_dir(u, file);
-	struct table *t = table_open(file, TABLE_WRITE, err, sizeof err);
-	if (t == NULL)
-		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-	if (daemon_chown(u, file, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-	return t;
-}
-
-/* The configured store: for writing (u set) the LMDB file created and
- * handed to `user`, for reading (u NULL) the file as it is, missing or
- * not; or the Redis client (its password file read now, as root). */
+/* The configured store, opened by relaystore_open(): for writing (u set)
+ * an LMDB file is created now and handed to `user`; for reading (u NULL)
+ * the file is taken as it is, missing or not.  Redis: its password file
+ * is read now, as root. */
 static struct store *
-store_open(struct relayd *r, const struct daemon_user *u)
+relay_open(struct relayd *r, const struct daemon_user *u)
 {
+	int lmdb = strcmp(cfg_getstr(r->relay, "store"), "lmdb") == 0;
 	char err[512];
 	struct store *st;
 
-	if (relaystore_wants_redis(r->cfg)) {
-		struct redis *rd = redis_new(r->cfg, err, sizeof err);
-		if (rd == NULL)
-			log_fatalx(DAEMON_EX_CONFIG, "relay table: %s", err);
-		st = store_redis(rd, RELAYSTORE_NS);
-	} else if (u != NULL) {
-		st = store_lmdb(table_open_write(u, r->table_file));
-	} else {
-		struct table *t = table_open(r->table_file, TABLE_READ_MISSING_OK,
-		                             err, sizeof err);
-		if (t == NULL)
-			log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-		st = store_lmdb(t);
-	}
+	if (u != NULL && lmdb)
+		table_dir(u, r->table_file);
+	st = relaystore_open(r->cfg, u != NULL ? STORE_WRITE : STORE_READ, err,
+	                     sizeof err);
 	if (st == NULL)
-		log_fatalx(DAEMON_EX_OSERR, "relay table: out of memory");
+		log_fatalx(DAEMON_EX_CONFIG, "relay table: %s", err);
+	if (u != NULL && lmdb &&
+	    (store_probe(st, err, sizeof err) != STORE_OK ||
+	     daemon_chown(u, r->table_file, err, sizeof err) < 0))
+		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	return st;
 }
 
@@ -237,9 +217,9 @@ cmd_list(struct relayd *r)
 {
 	char err[512];
 	time_t now = time(NULL);
-	struct store *st = store_open(r, NULL);
+	struct store *st = relay_open(r, NULL);
 
-	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == TABLE_ERR)
+	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == STORE_ERR)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	store_close(st);
 	if (fflush(stdout) != 0 || ferror(stdout))
@@ -260,7 +240,7 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
 	                       sizeof err) < 0)
 		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
-	struct store *st = store_open(r, &u);
+	struct store *st = relay_open(r, &u);
 	rec.expires = 0;
 	if (mode == MODE_ADD) {
 		if (cidr_list_match(&r->ignore, &rec.a))
@@ -273,7 +253,7 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 	if (mode == MODE_DEL) {
 		/* "now" 0: any record at all, expired or not. */
 		int g = relaystore_check(st, &rec.a, 0, NULL, err, sizeof err);
-		if (g == TABLE_ERR)
+		if (g == STORE_ERR)
 			log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 		if (g == 0) {
 			char text[ADDR_STRLEN];
@@ -284,7 +264,7 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 			return 0;
 		}
 	}
-	if (relaystore_write(st, &rec, 1, 0, err, sizeof err) != TABLE_OK)
+	if (relaystore_write(st, &rec, 1, 0, err, sizeof err) != STORE_OK)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	store_close(st);
 	return 0;
@@ -316,7 +296,7 @@ run_daemon(struct relayd *r, int foreground)
 	int pidfd = daemon_pidfile_lock(pidpath, err, sizeof err);
 	if (pidfd < 0)
 		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	struct store *st = store_open(r, &u);
+	struct store *st = relay_open(r, &u);
 	if (daemon_drop_privs(&u, err, sizeof err) < 0)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 
@@ -343,7 +323,7 @@ run_daemon(struct relayd *r, int foreground)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 	log_info("started as %s: %zu source(s), table %s, expire %llds",
 	         u.name, r->ninputs, store_name(st), r->expire);
-	if (store_probe(st, err, sizeof err) != TABLE_OK)
+	if (store_probe(st, err, sizeof err) != STORE_OK)
 		log_warnx("relay table: %s; logins are kept and written once it "
 		          "answers",
 		          err);
@@ -429,7 +409,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: relay.ignore-networks: bad network\n", path);
 		return DAEMON_EX_CONFIG;
 	}
-	if (relaytable_path(cfg_getstr(r.relay, "table"), r.table_file,
+	if (relaystore_path(cfg_getstr(r.relay, "table"), r.table_file,
 	                    sizeof r.table_file) < 0) {
 		fprintf(stderr, "%s: relay.table: name too long\n", path);
 		return DAEMON_EX_CONFIG;
@@ -444,16 +424,16 @@ main(int argc, char **argv)
 		} else if (test) {
 			/* The Redis password file is part of the check. */
 			char rerr[512];
-			struct redis *rd = NULL;
-			if (relaystore_wants_redis(r.cfg) &&
-			    (rd = redis_new(r.cfg, rerr, sizeof rerr)) == NULL) {
+			struct store *st = relaystore_open(r.cfg, STORE_READ, rerr,
+			                                   sizeof rerr);
+			if (st == NULL) {
 				fprintf(stderr, "%s: %s\n", path, rerr);
 				rc = DAEMON_EX_CONFIG;
 			} else {
 				printf("%s: configuration OK\n", path);
 				rc = 0;
 			}
-			redis_free(rd);
+			store_close(st);
 		} else {
 			rc = run_daemon(&r, foreground);
 		}

@@ -95,8 +95,8 @@ write_batch(struct store *st, const struct batch *b, char *err,
 			v[i].a = b->v[i].a;
 			v[i].expires = b->v[i].expires;
 		}
-		rc = relaystore_write(st, v, b->n, TABLE_DEFER_SYNC, err,
-		                      errlen) == TABLE_OK
+		rc = relaystore_write(st, v, b->n, STORE_DEFER_SYNC, err,
+		                      errlen) == STORE_OK
 		         ? 0
 		         : -1;
 	}

@@ -15,7 +15,7 @@
  *   writer_may_flush(w)    not waiting out a failed write's delay
  *   writer_retry_ms(w)     ms until that delay ends (-1: none pending)
  *
- * Batches commit with TABLE_DEFER_SYNC: visible at once, durable after
+ * Batches commit with STORE_DEFER_SYNC: visible at once, durable after
  * the next store_sync() (durable.h does that, before any position that
  * counts on them is saved).  w->unsynced says a commit awaits that sync.
  * A write error is logged once; the addresses stay pending and are

@@ -23,7 +23,6 @@
 #include "daemon.h"
 #include "log.h"
 #include "relaystore.h"
-#include "relaytable.h"
 
 static void
 usage(void)
@@ -36,9 +35,8 @@ usage(void)
 static int
 may_relay(const char *conffile, const char *ip)
 {
-	char err[2048], path[4096], buf[ADDR_STRLEN];
+	char err[2048], buf[ADDR_STRLEN];
 	struct store *st;
-	struct table *t;
 	struct addr a;
 	time_t expires;
 	cfg_t *cfg;
@@ -58,38 +56,16 @@ may_relay(const char *conffile, const char *ip)
 		log_warnx("%s; running without RELAYCLIENT", err);
 		return 0;
 	}
-	if (relaystore_wants_redis(cfg)) {
-		struct redis *rd = redis_new(cfg, err, sizeof(err));
-		conf_free(cfg);
-		if (rd == NULL) {
-			log_warnx("relay table: %s; running without RELAYCLIENT", err);
-			return 0;
-		}
-		st = store_redis(rd, RELAYSTORE_NS);
-	} else {
-		if (relaytable_path(cfg_getstr(cfg_getsec(cfg, "relay"), "table"),
-		                    path, sizeof(path)) != 0) {
-			log_warnx("relay.table is too long; running without "
-			          "RELAYCLIENT");
-			conf_free(cfg);
-			return 0;
-		}
-		conf_free(cfg);
-		t = table_open(path, TABLE_READ_MISSING_OK, err, sizeof(err));
-		if (t == NULL) {
-			log_warnx("relay table: %s; running without RELAYCLIENT", err);
-			return 0;
-		}
-		st = store_lmdb(t);
-	}
+	st = relaystore_open(cfg, STORE_READ, err, sizeof(err));
+	conf_free(cfg);
 	if (st == NULL) {
-		log_warnx("relay table: out of memory; running without RELAYCLIENT");
+		log_warnx("relay table: %s; running without RELAYCLIENT", err);
 		return 0;
 	}
 	rc = relaystore_check(st, &a, time(NULL), &expires, err, sizeof(err));
 	store_close(st);
 	addr_format(&a, buf, sizeof(buf));
-	if (rc == TABLE_ERR) {
+	if (rc == STORE_ERR) {
 		log_warnx("relay table: %s; %s runs without RELAYCLIENT", err, buf);
 		return 0;
 	}

@@ -16,7 +16,7 @@
  * latency: COUNT logins one at a time, each from an address never used
  * before; the clock starts just before the request (or the line) is
  * written and stops when a read transaction finds the address in the
- * table (relaytable_check every ~100 us; 2 s: a miss); GAP_MS between
+ * table (relaystore_check every ~100 us; 2 s: a miss); GAP_MS between
  * logins.  Prints "n=N missed=M p50_ms=X p90_ms=X p99_ms=X max_ms=X".
  *
  * rate: COUNT logins as fast as CONNS connections (or writers) can send
@@ -41,8 +41,8 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "relaytable.h"
-#include "table.h"
+#include "relaystore.h"
+#include "store.h"
 
 #define POLL_NS 100000L
 #define MISS_MS 2000.0
@@ -209,7 +209,7 @@ read_response(int fd)
 }
 
 static int
-wait_table(struct table *t, long i, double t0, double *lat)
+wait_table(struct store *t, long i, double t0, double *lat)
 {
 	char ip[32], err[512];
 	struct addr a;
@@ -218,9 +218,9 @@ wait_table(struct table *t, long i, double t0, double *lat)
 	if (addr_parse(ip, &a) < 0)
 		return -1;
 	for (;;) {
-		int r = relaytable_check(t, &a, time(NULL), &exp, err, sizeof err);
+		int r = relaystore_check(t, &a, time(NULL), &exp, err, sizeof err);
 		double t1 = now_ms();
-		if (r == TABLE_ERR) {
+		if (r == STORE_ERR) {
 			fprintf(stderr, "pushload: table: %s\n", err);
 			return -1;
 		}
@@ -235,7 +235,7 @@ wait_table(struct table *t, long i, double t0, double *lat)
 }
 
 static int
-run_latency(struct table *t, long count, long gap_ms)
+run_latency(struct store *t, long count, long gap_ms)
 {
 	char req[2048];
 	int fd = kind == K_FILE ? open(target, O_WRONLY | O_APPEND | O_CLOEXEC)
@@ -311,7 +311,7 @@ out:
 }
 
 static int
-run_rate(struct table *t, long count, long conns)
+run_rate(struct store *t, long count, long conns)
 {
 	struct worker *w = calloc((size_t)conns, sizeof *w);
 	double lat;
@@ -363,8 +363,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "pushload: bad COUNT\n");
 		return 1;
 	}
-	struct table *t =
-	    table_open(argv[5], TABLE_READ_MISSING_OK, err, sizeof err);
+	char spec[4200];
+	snprintf(spec, sizeof spec, "lmdb:%s", argv[5]);
+	struct store *t = store_open(NULL, spec, STORE_READ, err, sizeof err);
 	if (t == NULL) {
 		fprintf(stderr, "pushload: %s: %s\n", argv[5], err);
 		return 1;
@@ -373,6 +374,6 @@ main(int argc, char **argv)
 	        (strcmp(argv[1], "rate") == 0 ? 31u : 0u)) % 200;
 	int rc = strcmp(argv[1], "rate") == 0 ? run_rate(t, count, arg > 0 ? arg : 1)
 	                                      : run_latency(t, count, arg);
-	table_close(t);
+	store_close(t);
 	return rc;
 }

@@ -6,7 +6,7 @@
 # in its "latency file" mode, built here against $B/libleafmail.a into
 # $B/bench/pushload) appends one
 # login line with a fresh address, then polls the table with
-# relaytable_check() every ~100 us until the address is there; BENCH_LOGINS
+# relaystore_check() every ~100 us until the address is there; BENCH_LOGINS
 # times (default 500 x BENCH_SCALE), 5 ms apart.  Prints p50, p90, p99 and
 # max in ms; target: p99 < 20 ms.  This one is absolute, not a ratio: the
 # time a client waits after its POP3 login does not scale with the machine.

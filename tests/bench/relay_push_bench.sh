@@ -6,7 +6,7 @@
 # dovecot-events on loopback, and a Dovecot log file.  The driver
 # (pushload.c, built here against $B/libleafmail.a) sends requests shaped
 # like Dovecot 2.3.19's over kept-alive connections (or appends login
-# lines to the file) and polls the table with relaytable_check():
+# lines to the file) and polls the table with relaystore_check():
 #   latency  BENCH_LOGINS (default 300 x BENCH_SCALE) logins one at a time,
 #            5 ms apart, through each source; p50/p99 per source, best of
 #            BENCH_ROUNDS (default 3) interleaved rounds

@@ -3,7 +3,7 @@
  * the relay decision.
  *
  * Table-driven.  The relay table is a fake lookup function with the
- * relaytable_check() contract, so each row says what the table answers
+ * relaystore_check() contract, so each row says what the table answers
  * (present, absent, error) and whether it may be asked at all: a local
  * recipient, a trusted or authenticated client must be decided without
  * touching the table, and a client without an address never reaches it.

@@ -24,7 +24,8 @@
 #include "../../policyd/policyreq.h"
 #include "../../policyd/client.h"
 #include "relaystore.h"
-#include "table_testutil.h"
+#include "lmdbfile_testutil.h"
+#include "store.h"
 
 /* --- the parser --- */
 
@@ -239,7 +240,7 @@ test_answers_lmdb_expiry(void **state)
 	char dir[256], path[300], err[256];
 	struct relay_rec rec;
 	struct store *st;
-	struct table *t;
+	char spec[300];
 	struct policyreq r;
 	int complete;
 
@@ -247,13 +248,12 @@ test_answers_lmdb_expiry(void **state)
 	make_policy();
 	assert_int_equal(tt_mkdtemp(dir, sizeof(dir)), 0);
 	snprintf(path, sizeof(path), "%s/relay.lmdb", dir);
-	t = table_open(path, TABLE_WRITE, err, sizeof(err));
-	assert_non_null(t);
-	st = store_lmdb(t);
+	snprintf(spec, sizeof(spec), "lmdb:%s", path);
+	st = store_open(NULL, spec, STORE_WRITE, err, sizeof(err));
 	assert_non_null(st);
 	assert_int_equal(addr_parse("192.0.2.7", &rec.a), 0);
 	rec.expires = 2000000000;
-	assert_int_equal(relaystore_write(st, &rec, 1, 0, err, sizeof(err)), TABLE_OK);
+	assert_int_equal(relaystore_write(st, &rec, 1, 0, err, sizeof(err)), STORE_OK);
 
 	struct answer_ctx ctx = {&test_policy, store_lookup, st, &lr, &lr, &lr};
 	policyreq_reset(&r);

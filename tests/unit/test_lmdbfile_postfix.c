@@ -1,5 +1,5 @@
 /*
- * test_table_postfix.c - the relay table against Postfix's own lmdb:
+ * test_lmdbfile_postfix.c - the relay table against Postfix's own lmdb:
  * client (postmap(1), the same dict_lmdb code smtpd uses).  Postfix must
  * read what we write, byte for byte, while our writer has the table open;
  * we must read what Postfix writes; Postfix must leave nothing beside the
@@ -18,8 +18,8 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-#include "relaytable.h"
-#include "table_testutil.h"
+#include "relaystore.h"
+#include "lmdbfile_testutil.h"
 
 #define POSTMAP "/usr/sbin/postmap"
 #define POSTCONF "/usr/sbin/postconf"
@@ -142,16 +142,35 @@ list_dir(const char *d, char *out, size_t len)
 	free(ents);
 }
 
+/* Our reader, through the store interface the programs use. */
+static struct store *
+open_store(const char *file)
+{
+	char err[256], spec[400];
+	struct store *s;
+
+	snprintf(spec, sizeof(spec), "lmdb:%s", file);
+	s = store_open(NULL, spec, STORE_READ, err, sizeof(err));
+	if (s == NULL || store_probe(s, err, sizeof(err)) != STORE_OK)
+		fail_msg("%s: %s", spec, err);
+	return s;
+}
+
 static void
-put_addr(struct table *t, const char *ip, time_t expires)
+put_addr(struct lmdbfile *t, const char *ip, time_t expires)
 {
 	char key[ADDR_STRLEN + 1], val[24], err[256];
-	struct table_op op;
+	struct lmdbfile_op op;
 	struct addr a;
 
 	assert_int_equal(addr_parse(ip, &a), 0);
-	relaytable_op(&op, &a, expires, key, val);
-	assert_int_equal(table_write(t, &op, 1, err, sizeof(err)), TABLE_OK);
+	/* the record as relaystore.h writes it into LMDB: NULs included */
+	op.del = expires == 0 ? LMDBFILE_DEL : LMDBFILE_PUT;
+	op.key = key;
+	op.klen = relaystore_key(&a, key) + 1;
+	op.val = val;
+	op.vlen = relaystore_expiry(expires, val) + 1;
+	assert_int_equal(lmdbfile_write(t, &op, 1, err, sizeof(err)), LMDBFILE_OK);
 }
 
 static void
@@ -159,13 +178,13 @@ test_postfix_reads_our_table(void **state)
 {
 	char err[256], out[4096], map[340], before[1024], after[1024], d[300];
 	char *list[] = {POSTMAP, "-c", conf, "-s", map, NULL};
-	struct table *w;
+	struct lmdbfile *w;
 
 	(void)state;
 	need_postfix();
 	snprintf(map, sizeof(map), "lmdb:%s", table);
 	snprintf(d, sizeof(d), "%s/data", dir);
-	w = table_open(path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
 	/* the empty table is a valid one to Postfix: "not found", exit 1 */
 	assert_int_equal(postmap_q("127.0.0.2", map, out, sizeof(out)), 1);
@@ -200,7 +219,7 @@ test_postfix_reads_our_table(void **state)
 	/* Postfix made nothing beside the table (no lock file) */
 	list_dir(d, after, sizeof(after));
 	assert_string_equal(after, before);
-	table_close(w);
+	lmdbfile_close(w);
 }
 
 static void
@@ -209,7 +228,8 @@ test_we_read_postfix_table(void **state)
 	char err[256], out[256], src[340], map[340], mapsrc[360];
 	char *build[] = {POSTMAP, "-c", conf, mapsrc, NULL};
 	char *add[] = {POSTMAP, "-c", conf, "-i", map, NULL};
-	struct table *r, *w;
+	struct store *r;
+	struct lmdbfile *w;
 	struct addr a;
 	time_t e;
 	int fd;
@@ -226,30 +246,30 @@ test_we_read_postfix_table(void **state)
 	close(fd);
 	assert_int_equal(run(build, NULL, out, sizeof(out)), 0);
 	snprintf(src, sizeof(src), "%s/data/src.lmdb", dir);
-	r = table_open(src, TABLE_READ, err, sizeof(err));
+	r = open_store(src);
 	assert_non_null(r);
 	assert_int_equal(addr_parse("2001:db8::7", &a), 0);
-	assert_int_equal(relaytable_check(r, &a, 1800000000, &e, err,
+	assert_int_equal(relaystore_check(r, &a, 1800000000, &e, err,
 	                                  sizeof(err)),
 	                 1);
 	assert_int_equal(e, 1900000007);
 	assert_int_equal(addr_parse("127.0.0.5", &a), 0);
-	assert_int_equal(relaytable_check(r, &a, 1800000000, &e, err,
+	assert_int_equal(relaystore_check(r, &a, 1800000000, &e, err,
 	                                  sizeof(err)),
 	                 1);
-	table_close(r);
+	store_close(r);
 
 	/* Postfix adds to our table while our reader and writer have it
 	 * open */
 	snprintf(map, sizeof(map), "lmdb:%s", table);
-	w = table_open(path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	r = table_open(path, TABLE_READ, err, sizeof(err));
+	r = open_store(path);
 	assert_non_null(r);
 	put_addr(w, "127.0.0.2", 1900000001);
 	assert_int_equal(run(add, "127.0.0.9 1900000009\n", out, sizeof(out)), 0);
 	assert_int_equal(addr_parse("127.0.0.9", &a), 0);
-	assert_int_equal(relaytable_check(r, &a, 1800000000, &e, err,
+	assert_int_equal(relaystore_check(r, &a, 1800000000, &e, err,
 	                                  sizeof(err)),
 	                 1);
 	assert_int_equal(e, 1900000009);
@@ -258,8 +278,8 @@ test_we_read_postfix_table(void **state)
 	assert_string_equal(out, "1900000003\n");
 	assert_int_equal(postmap_q("127.0.0.9", map, out, sizeof(out)), 0);
 	assert_string_equal(out, "1900000009\n");
-	table_close(r);
-	table_close(w);
+	store_close(r);
+	lmdbfile_close(w);
 }
 
 static void
@@ -267,34 +287,34 @@ test_postfix_reads_while_we_grow(void **state)
 {
 	static char out[20000];
 	char err[256], map[340];
-	struct table *w;
+	struct lmdbfile *w;
 	int i, status;
 	pid_t pid;
 
 	(void)state;
 	need_postfix();
 	snprintf(map, sizeof(map), "lmdb:%s", table);
-	w = table_open(path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
 	put_addr(w, "127.0.0.2", 1900000001);
-	table_close(w);
+	lmdbfile_close(w);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		/* 150 transactions, 16 KiB each: the map doubles twice */
 		static char big[16384];
 		char k[32];
-		struct table *cw = table_open(path, TABLE_WRITE, err, sizeof(err));
+		struct lmdbfile *cw = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 		if (cw == NULL)
 			_exit(2);
 		memset(big, 'b', sizeof(big) - 1);
 		for (i = 0; i < 150; i++) {
 			snprintf(k, sizeof(k), "big%d", i);
-			struct table_op op = {0, k, strlen(k) + 1, big, sizeof(big)};
-			if (table_write(cw, &op, 1, err, sizeof(err)) != TABLE_OK)
+			struct lmdbfile_op op = {0, k, strlen(k) + 1, big, sizeof(big)};
+			if (lmdbfile_write(cw, &op, 1, err, sizeof(err)) != LMDBFILE_OK)
 				_exit(3);
 		}
-		table_close(cw);
+		lmdbfile_close(cw);
 		_exit(0);
 	}
 	for (i = 0; i < 6; i++) {

@@ -1,11 +1,11 @@
 /*
- * test_table.c - unit tests for lib/table.c: the LMDB file shared with
+ * test_lmdbfile.c - unit tests for lib/lmdbfile.c: the LMDB file shared with
  * Postfix.  Put/get/delete, the three open modes, a file replaced or
  * deleted under a reader, map growth seen by a reader opened before it,
- * garbage and truncated files (TABLE_ERR, never a crash), the fcntl lock
+ * garbage and truncated files (LMDBFILE_ERR, never a crash), the fcntl lock
  * protocol against a classic-lock holder in another process (as Postfix
  * is), readers as an unprivileged user, and threads reading while a thread
- * or another process writes.  Postfix itself: test_table_postfix.c.
+ * or another process writes.  Postfix itself: test_lmdbfile_postfix.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +24,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
-#include "table_testutil.h"
+#include "lmdbfile_testutil.h"
 
 struct fx {
 	char dir[256];
@@ -78,67 +78,67 @@ test_put_get_delete(void **state)
 	char err[256], val[64];
 	struct stat st;
 	mode_t old = umask(077); /* the file must be 0644 anyway */
-	struct table *t = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	struct lmdbfile *t = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 	int n;
 
 	umask(old);
 	assert_non_null(t);
-	assert_string_equal(table_path(t), f->path);
+	assert_string_equal(lmdbfile_path(t), f->path);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0644);
 	assert_true(st.st_size >= 8192); /* two meta pages: Postfix can open it */
 
-	struct table_op ops[] = {
+	struct lmdbfile_op ops[] = {
 	    {0, "a", 2, "1", 2},
 	    {0, "b", 2, "22", 3},
 	    {0, "c", 2, "333333", 7},
 	};
-	assert_int_equal(table_write(t, ops, 3, err, sizeof(err)), TABLE_OK);
-	assert_int_equal(tt_get(t, "a", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(lmdbfile_write(t, ops, 3, err, sizeof(err)), LMDBFILE_OK);
+	assert_int_equal(tt_get(t, "a", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "1");
-	assert_int_equal(tt_get(t, "c", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(t, "c", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "333333");
-	assert_int_equal(tt_get(t, "c", val, 3), TABLE_OK); /* truncated */
+	assert_int_equal(tt_get(t, "c", val, 3), LMDBFILE_OK); /* truncated */
 	assert_string_equal(val, "33");
-	assert_int_equal(tt_get(t, "zz", val, sizeof(val)), TABLE_NOTFOUND);
+	assert_int_equal(tt_get(t, "zz", val, sizeof(val)), LMDBFILE_NOTFOUND);
 	/* the NUL is part of the key */
-	assert_int_equal(table_get(t, "a", 1, val, sizeof(val), err, sizeof(err)),
-	                 TABLE_NOTFOUND);
+	assert_int_equal(lmdbfile_get(t, "a", 1, val, sizeof(val), err, sizeof(err)),
+	                 LMDBFILE_NOTFOUND);
 
 	/* overwrite, delete, delete a missing key: one transaction */
-	struct table_op ops2[] = {
+	struct lmdbfile_op ops2[] = {
 	    {0, "a", 2, "9", 2},
 	    {1, "b", 2, NULL, 0},
 	    {1, "nope", 5, NULL, 0},
 	};
-	assert_int_equal(table_write(t, ops2, 3, err, sizeof(err)), TABLE_OK);
-	assert_int_equal(tt_get(t, "a", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(lmdbfile_write(t, ops2, 3, err, sizeof(err)), LMDBFILE_OK);
+	assert_int_equal(tt_get(t, "a", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "9");
-	assert_int_equal(tt_get(t, "b", val, sizeof(val)), TABLE_NOTFOUND);
+	assert_int_equal(tt_get(t, "b", val, sizeof(val)), LMDBFILE_NOTFOUND);
 
 	n = 0;
-	assert_int_equal(table_foreach(t, count_visit, &n, err, sizeof(err)), 0);
+	assert_int_equal(lmdbfile_foreach(t, count_visit, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
 	n = 0;
-	assert_int_equal(table_foreach(t, stop_visit, &n, err, sizeof(err)), 7);
+	assert_int_equal(lmdbfile_foreach(t, stop_visit, &n, err, sizeof(err)), 7);
 	assert_int_equal(n, 1);
-	table_close(t);
+	lmdbfile_close(t);
 
 	/* a reader sees the same, and cannot write */
-	t = table_open(f->path, TABLE_READ, err, sizeof(err));
+	t = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(t);
-	assert_int_equal(tt_get(t, "c", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(t, "c", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "333333");
-	assert_int_equal(table_write(t, ops, 1, err, sizeof(err)), TABLE_ERR);
+	assert_int_equal(lmdbfile_write(t, ops, 1, err, sizeof(err)), LMDBFILE_ERR);
 	assert_non_null(strstr(err, f->path));
-	table_close(t);
+	lmdbfile_close(t);
 
 	/* reopening a writer keeps the data */
-	t = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	t = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(t);
-	assert_int_equal(tt_get(t, "a", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(t, "a", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "9");
-	table_close(t);
+	lmdbfile_close(t);
 }
 
 static void
@@ -146,55 +146,55 @@ test_missing_modes(void **state)
 {
 	struct fx *f = *state;
 	char err[256] = "", val[64], bad[400];
-	struct table *r, *m, *w;
+	struct lmdbfile *r, *m, *w;
 	int n;
 
-	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_null(r);
 	assert_non_null(strstr(err, f->path));
 
-	m = table_open(f->path, TABLE_READ_MISSING_OK, err, sizeof(err));
+	m = lmdbfile_open(f->path, LMDBFILE_READ_MISSING_OK, err, sizeof(err));
 	assert_non_null(m);
-	assert_int_equal(tt_get(m, "a", val, sizeof(val)), TABLE_NOTFOUND);
+	assert_int_equal(tt_get(m, "a", val, sizeof(val)), LMDBFILE_NOTFOUND);
 	n = 0;
-	assert_int_equal(table_foreach(m, count_visit, &n, err, sizeof(err)), 0);
+	assert_int_equal(lmdbfile_foreach(m, count_visit, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(access(f->path, F_OK), -1); /* readers create nothing */
 
 	/* the file appears later: picked up */
-	w = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(tt_put(w, "a", "1"), TABLE_OK);
-	assert_int_equal(tt_get(m, "a", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_put(w, "a", "1"), LMDBFILE_OK);
+	assert_int_equal(tt_get(m, "a", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "1");
-	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
 
 	/* deleted: empty for MISSING_OK, an error for READ */
 	assert_int_equal(unlink(f->path), 0);
-	assert_int_equal(tt_get(m, "a", val, sizeof(val)), TABLE_NOTFOUND);
-	assert_int_equal(tt_get(r, "a", val, sizeof(val)), TABLE_ERR);
+	assert_int_equal(tt_get(m, "a", val, sizeof(val)), LMDBFILE_NOTFOUND);
+	assert_int_equal(tt_get(r, "a", val, sizeof(val)), LMDBFILE_ERR);
 	assert_non_null(strstr(val, f->path));
 	n = 0;
-	assert_int_equal(table_foreach(m, count_visit, &n, err, sizeof(err)), 0);
+	assert_int_equal(lmdbfile_foreach(m, count_visit, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
 	/* a writer reads it as empty too, and its next write recreates it */
-	assert_int_equal(tt_get(w, "a", val, sizeof(val)), TABLE_NOTFOUND);
-	assert_int_equal(tt_put(w, "b", "2"), TABLE_OK);
+	assert_int_equal(tt_get(w, "a", val, sizeof(val)), LMDBFILE_NOTFOUND);
+	assert_int_equal(tt_put(w, "b", "2"), LMDBFILE_OK);
 	assert_int_equal(access(f->path, F_OK), 0);
-	assert_int_equal(tt_get(r, "b", val, sizeof(val)), TABLE_OK);
-	assert_int_equal(tt_get(m, "b", val, sizeof(val)), TABLE_OK);
-	assert_int_equal(tt_get(m, "a", val, sizeof(val)), TABLE_NOTFOUND);
-	table_close(r);
-	table_close(m);
-	table_close(w);
+	assert_int_equal(tt_get(r, "b", val, sizeof(val)), LMDBFILE_OK);
+	assert_int_equal(tt_get(m, "b", val, sizeof(val)), LMDBFILE_OK);
+	assert_int_equal(tt_get(m, "a", val, sizeof(val)), LMDBFILE_NOTFOUND);
+	lmdbfile_close(r);
+	lmdbfile_close(m);
+	lmdbfile_close(w);
 
 	/* no directory: a writer cannot create the file */
 	snprintf(bad, sizeof(bad), "%s/nodir/relay.lmdb", f->dir);
-	w = table_open(bad, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(bad, LMDBFILE_WRITE, err, sizeof(err));
 	assert_null(w);
 	assert_non_null(strstr(err, bad));
-	assert_null(table_open(bad, 99, err, sizeof(err)));
+	assert_null(lmdbfile_open(bad, 99, err, sizeof(err)));
 }
 
 /* Build a table at path with key "k" = val (and n filler records). */
@@ -202,26 +202,26 @@ static void
 make_table(const char *path, const char *val, int n)
 {
 	char err[256], k[100][24], v[128];
-	struct table *t = table_open(path, TABLE_WRITE, err, sizeof(err));
-	struct table_op ops[100];
+	struct lmdbfile *t = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
+	struct lmdbfile_op ops[100];
 	int i, nops = 0;
 
 	assert_non_null(t);
-	assert_int_equal(tt_put(t, "k", val), TABLE_OK);
+	assert_int_equal(tt_put(t, "k", val), LMDBFILE_OK);
 	memset(v, 'x', sizeof(v) - 1);
 	v[sizeof(v) - 1] = '\0';
 	for (i = 0; i < n; i++) { /* 100 a transaction: few fsyncs */
 		snprintf(k[nops], sizeof(k[nops]), "filler%06d", i);
-		ops[nops] = (struct table_op){0, k[nops], strlen(k[nops]) + 1, v,
+		ops[nops] = (struct lmdbfile_op){0, k[nops], strlen(k[nops]) + 1, v,
 		                              sizeof(v)};
 		if (++nops == 100 || i == n - 1) {
-			assert_int_equal(table_write(t, ops, (size_t)nops, err,
+			assert_int_equal(lmdbfile_write(t, ops, (size_t)nops, err,
 			                             sizeof(err)),
-			                 TABLE_OK);
+			                 LMDBFILE_OK);
 			nops = 0;
 		}
 	}
-	table_close(t);
+	lmdbfile_close(t);
 }
 
 static void
@@ -229,35 +229,35 @@ test_replace_under_reader(void **state)
 {
 	struct fx *f = *state;
 	char err[256], val[64], tmp[320];
-	struct table *r, *w;
+	struct lmdbfile *r, *w;
 
 	make_table(f->path, "old", 0);
-	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
-	w = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "old");
 
 	/* deleted and recreated with other content */
 	assert_int_equal(unlink(f->path), 0);
 	make_table(f->path, "new1", 0);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "new1");
 
 	/* replaced by rename(2); the open writer follows too */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
 	make_table(tmp, "new2", 50);
 	assert_int_equal(rename(tmp, f->path), 0);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "new2");
-	assert_int_equal(tt_put(w, "k2", "fromw"), TABLE_OK);
-	assert_int_equal(tt_get(r, "k2", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_put(w, "k2", "fromw"), LMDBFILE_OK);
+	assert_int_equal(tt_get(r, "k2", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "fromw");
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "new2");
-	table_close(w);
-	table_close(r);
+	lmdbfile_close(w);
+	lmdbfile_close(r);
 }
 
 /* The map size the file records (its newest meta page). */
@@ -301,22 +301,22 @@ test_growth(void **state)
 {
 	struct fx *f = *state;
 	char err[256], val[2048];
-	struct table *w, *w2, *r;
-	struct table_op ops[100];
+	struct lmdbfile *w, *w2, *r;
+	struct lmdbfile_op ops[100];
 	char keys[100][32], vals[100][1024];
 	struct check_arg c = {0, 0};
 	int i, j;
 
-	w = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(tt_put(w, "first", "first"), TABLE_OK);
+	assert_int_equal(tt_put(w, "first", "first"), LMDBFILE_OK);
 	assert_int_equal(file_mapsize(f->path), 1 << 20);
 	/* opened before the growth, each with a 1 MiB map */
-	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
-	w2 = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	w2 = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w2);
-	assert_int_equal(tt_get(r, "first", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "first", val, sizeof(val)), LMDBFILE_OK);
 
 	/* 5000 records of about 1 KiB: several doublings past 1 MiB */
 	for (i = 0; i < 50; i++) {
@@ -326,43 +326,43 @@ test_growth(void **state)
 			for (size_t p = 0; p < sizeof(vals[j]) - 1; p++)
 				vals[j][p] = keys[j][p % kl];
 			vals[j][sizeof(vals[j]) - 1] = '\0';
-			ops[j] = (struct table_op){0, keys[j], kl + 1, vals[j],
+			ops[j] = (struct lmdbfile_op){0, keys[j], kl + 1, vals[j],
 			                           sizeof(vals[j])};
 		}
-		assert_int_equal(table_write(w, ops, 100, err, sizeof(err)),
-		                 TABLE_OK);
+		assert_int_equal(lmdbfile_write(w, ops, 100, err, sizeof(err)),
+		                 LMDBFILE_OK);
 	}
 	assert_true(file_mapsize(f->path) >= (size_t)8 << 20);
 
-	assert_int_equal(table_foreach(r, check_visit, &c, err, sizeof(err)), 0);
+	assert_int_equal(lmdbfile_foreach(r, check_visit, &c, err, sizeof(err)), 0);
 	assert_int_equal(c.n, 5001);
 	assert_int_equal(c.bad, 0);
-	assert_int_equal(tt_get(r, "key04999", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "key04999", val, sizeof(val)), LMDBFILE_OK);
 	assert_int_equal(strlen(val), 1023);
 	assert_int_equal(strncmp(val, "key04999", 8), 0);
 
 	/* the other writer, with its small map, adopts the new size */
-	assert_int_equal(tt_put(w2, "last", "w2"), TABLE_OK);
-	assert_int_equal(tt_get(r, "last", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_put(w2, "last", "w2"), LMDBFILE_OK);
+	assert_int_equal(tt_get(r, "last", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "w2");
-	assert_int_equal(tt_get(w, "last", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(w, "last", val, sizeof(val)), LMDBFILE_OK);
 
 	/* delete most of it again: still readable, pages reused */
 	for (i = 0; i < 5000; i += 100) {
 		for (j = 0; j < 100; j++) {
 			snprintf(keys[j], sizeof(keys[j]), "key%05d", i + j);
-			ops[j] = (struct table_op){1, keys[j], strlen(keys[j]) + 1,
+			ops[j] = (struct lmdbfile_op){1, keys[j], strlen(keys[j]) + 1,
 			                           NULL, 0};
 		}
-		assert_int_equal(table_write(w2, ops, 100, err, sizeof(err)),
-		                 TABLE_OK);
+		assert_int_equal(lmdbfile_write(w2, ops, 100, err, sizeof(err)),
+		                 LMDBFILE_OK);
 	}
 	c.n = c.bad = 0;
-	assert_int_equal(table_foreach(r, check_visit, &c, err, sizeof(err)), 0);
+	assert_int_equal(lmdbfile_foreach(r, check_visit, &c, err, sizeof(err)), 0);
 	assert_int_equal(c.n, 2);
-	table_close(w2);
-	table_close(w);
-	table_close(r);
+	lmdbfile_close(w2);
+	lmdbfile_close(w);
+	lmdbfile_close(r);
 }
 
 static void
@@ -381,7 +381,7 @@ test_garbage_and_truncated(void **state)
 	struct fx *f = *state;
 	char err[256], val[256], tmp[320], good[320];
 	unsigned char junk[12288];
-	struct table *r, *m;
+	struct lmdbfile *r, *m;
 	struct stat st;
 	size_t i;
 	int n;
@@ -390,55 +390,55 @@ test_garbage_and_truncated(void **state)
 		junk[i] = (unsigned char)(i * 2654435761u >> 13);
 	write_file(f->path, junk, sizeof(junk));
 	err[0] = '\0';
-	assert_null(table_open(f->path, TABLE_READ, err, sizeof(err)));
+	assert_null(lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err)));
 	assert_non_null(strstr(err, f->path));
-	assert_null(table_open(f->path, TABLE_READ_MISSING_OK, err, sizeof(err)));
-	assert_null(table_open(f->path, TABLE_WRITE, err, sizeof(err)));
+	assert_null(lmdbfile_open(f->path, LMDBFILE_READ_MISSING_OK, err, sizeof(err)));
+	assert_null(lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err)));
 	write_file(f->path, "", 0); /* empty */
-	assert_null(table_open(f->path, TABLE_READ, err, sizeof(err)));
+	assert_null(lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err)));
 	assert_non_null(strstr(err, f->path));
 
 	/* a good table; a reader on it; then garbage renamed over it */
 	assert_int_equal(unlink(f->path), 0);
 	make_table(f->path, "v", 2000);
-	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
-	m = table_open(f->path, TABLE_READ_MISSING_OK, err, sizeof(err));
+	m = lmdbfile_open(f->path, LMDBFILE_READ_MISSING_OK, err, sizeof(err));
 	assert_non_null(m);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	snprintf(good, sizeof(good), "%s.good", f->path);
 	assert_int_equal(link(f->path, good), 0);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
 	write_file(tmp, junk, sizeof(junk));
 	assert_int_equal(rename(tmp, f->path), 0);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_ERR);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_ERR);
 	assert_non_null(strstr(val, f->path));
-	assert_int_equal(tt_get(m, "k", val, sizeof(val)), TABLE_ERR);
+	assert_int_equal(tt_get(m, "k", val, sizeof(val)), LMDBFILE_ERR);
 	n = 0;
-	assert_int_equal(table_foreach(r, count_visit, &n, err, sizeof(err)),
-	                 TABLE_ERR);
+	assert_int_equal(lmdbfile_foreach(r, count_visit, &n, err, sizeof(err)),
+	                 LMDBFILE_ERR);
 	/* the good file back: readable again */
 	assert_int_equal(rename(good, f->path), 0);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "v");
 
 	/* truncated in place under the reader: half, then below 2 pages */
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_true(st.st_size > 100000);
 	assert_int_equal(truncate(f->path, st.st_size / 2), 0);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_ERR);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_ERR);
 	assert_non_null(strstr(val, "truncated"));
-	assert_int_equal(table_foreach(r, count_visit, &n, err, sizeof(err)),
-	                 TABLE_ERR);
-	assert_null(table_open(f->path, TABLE_READ, err, sizeof(err)));
+	assert_int_equal(lmdbfile_foreach(r, count_visit, &n, err, sizeof(err)),
+	                 LMDBFILE_ERR);
+	assert_null(lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err)));
 	assert_int_equal(truncate(f->path, 6000), 0);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_ERR);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_ERR);
 	assert_int_equal(truncate(f->path, 1000), 0);
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_ERR);
-	assert_null(table_open(f->path, TABLE_READ, err, sizeof(err)));
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_ERR);
+	assert_null(lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err)));
 	assert_non_null(strstr(err, f->path));
-	table_close(r);
-	table_close(m);
+	lmdbfile_close(r);
+	lmdbfile_close(m);
 }
 
 static int
@@ -488,7 +488,7 @@ test_lock_waits_for_classic_lock(void **state)
 {
 	struct fx *f = *state;
 	char err[256], val[64];
-	struct table *r, *w;
+	struct lmdbfile *r, *w;
 	struct sigaction sa, osa;
 	struct itimerval it = {{0, 20000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
 	double t0, dt;
@@ -496,9 +496,9 @@ test_lock_waits_for_classic_lock(void **state)
 	pid_t pid;
 
 	make_table(f->path, "v", 0);
-	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
-	w = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
 
 	/* Interrupt the blocked fcntl every 20 ms: EINTR must be retried. */
@@ -516,7 +516,7 @@ test_lock_waits_for_classic_lock(void **state)
 	setitimer(ITIMER_REAL, &off, NULL); /* before any assert can fail */
 	sigaction(SIGALRM, &osa, NULL);
 	assert_true(ok);
-	assert_int_equal(rc, TABLE_OK);
+	assert_int_equal(rc, LMDBFILE_OK);
 	assert_true(dt >= 0.25);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(status, 0);
@@ -527,17 +527,17 @@ test_lock_waits_for_classic_lock(void **state)
 	pid = classic_locker(f->path, F_RDLCK, 300, &ready);
 	assert_int_equal(sleep_ms_pipe(ready), 0);
 	t0 = tt_now();
-	assert_int_equal(tt_get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_true(tt_now() - t0 < 0.2);
 	t0 = tt_now();
-	assert_int_equal(tt_put(w, "k", "w"), TABLE_OK);
+	assert_int_equal(tt_put(w, "k", "w"), LMDBFILE_OK);
 	dt = tt_now() - t0;
 	assert_true(dt >= 0.2);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(status, 0);
 	close(ready);
-	table_close(r);
-	table_close(w);
+	lmdbfile_close(r);
+	lmdbfile_close(w);
 }
 
 /* Child: on each 'g', try a classic F_WRLCK and F_RDLCK without waiting
@@ -609,18 +609,18 @@ test_shared_lock_blocks_classic_writer(void **state)
 {
 	struct fx *f = *state;
 	char err[256];
-	struct table *r;
+	struct lmdbfile *r;
 	struct probe_arg p = {0};
 	int status;
 	pid_t pid;
 
 	make_table(f->path, "v", 3);
-	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
 	pid = lock_prober(f->path, &p.to, &p.from);
 
 	/* inside our read transaction: exclusive refused, shared granted */
-	assert_int_equal(table_foreach(r, probe_visit, &p, err, sizeof(err)), 0);
+	assert_int_equal(lmdbfile_foreach(r, probe_visit, &p, err, sizeof(err)), 0);
 	assert_int_equal(p.visits, 4);
 	assert_string_equal(p.res, "ny");
 
@@ -632,7 +632,7 @@ test_shared_lock_blocks_classic_writer(void **state)
 	close(p.to);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	close(p.from);
-	table_close(r);
+	lmdbfile_close(r);
 }
 
 static void
@@ -651,22 +651,22 @@ test_reader_needs_no_write_permission(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		char err[256], val[64];
-		struct table *t;
+		struct lmdbfile *t;
 		if (setgid(65534) == -1 || setuid(65534) == -1)
 			_exit(2);
 		if (access(f->path, W_OK) == 0)
 			_exit(3); /* the test would prove nothing */
-		t = table_open(f->path, TABLE_READ, err, sizeof(err));
-		if (t == NULL || tt_get(t, "k", val, sizeof(val)) != TABLE_OK ||
+		t = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
+		if (t == NULL || tt_get(t, "k", val, sizeof(val)) != LMDBFILE_OK ||
 		    strcmp(val, "v") != 0)
 			_exit(4);
-		table_close(t);
-		t = table_open(missing, TABLE_READ_MISSING_OK, err, sizeof(err));
-		if (t == NULL || tt_get(t, "k", val, sizeof(val)) != TABLE_NOTFOUND)
+		lmdbfile_close(t);
+		t = lmdbfile_open(missing, LMDBFILE_READ_MISSING_OK, err, sizeof(err));
+		if (t == NULL || tt_get(t, "k", val, sizeof(val)) != LMDBFILE_NOTFOUND)
 			_exit(5);
-		table_close(t);
+		lmdbfile_close(t);
 		/* and a writer as that user is refused, with the path */
-		t = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+		t = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 		if (t != NULL || strstr(err, f->path) == NULL)
 			_exit(6);
 		_exit(0);
@@ -681,7 +681,7 @@ test_reader_needs_no_write_permission(void **state)
 /*
  * Concurrency.  Every write transaction sets keys s0..s9 to one and the
  * same new value (and adds a filler record, so the map grows meanwhile).
- * A reader's table_foreach is one read transaction under the shared lock,
+ * A reader's lmdbfile_foreach is one read transaction under the shared lock,
  * so it must see ten equal values; without the lock a NOLOCK writer reuses
  * pages a reader is still walking, and it would see a mix or garbage.
  */
@@ -689,7 +689,7 @@ test_reader_needs_no_write_permission(void **state)
 #define NWRITES 200
 
 struct conc {
-	struct table *t;
+	struct lmdbfile *t;
 	atomic_int stop;
 	atomic_int torn, errors, reads;
 };
@@ -729,7 +729,7 @@ reader_thread(void *arg)
 		struct slot_arg s;
 		int i;
 		memset(&s, 0, sizeof(s));
-		if (table_foreach(c->t, slot_visit, &s, err, sizeof(err)) != 0) {
+		if (lmdbfile_foreach(c->t, slot_visit, &s, err, sizeof(err)) != 0) {
 			atomic_fetch_add(&c->errors, 1);
 			fprintf(stderr, "reader: %s\n", err);
 			continue;
@@ -739,8 +739,8 @@ reader_thread(void *arg)
 		for (i = 1; i < s.seen; i++)
 			if (strcmp(s.v[i], s.v[0]) != 0)
 				atomic_fetch_add(&c->torn, 1);
-		if (table_get(c->t, "s0", 3, val, sizeof(val), err,
-		              sizeof(err)) == TABLE_ERR) {
+		if (lmdbfile_get(c->t, "s0", 3, val, sizeof(val), err,
+		              sizeof(err)) == LMDBFILE_ERR) {
 			atomic_fetch_add(&c->errors, 1);
 			fprintf(stderr, "reader: %s\n", err);
 		}
@@ -754,22 +754,22 @@ reader_thread(void *arg)
 
 /* One transaction: s0..s9 = gen, fill<gen> = 16 KiB. */
 static int
-write_gen(struct table *t, int gen)
+write_gen(struct lmdbfile *t, int gen)
 {
 	static char fill[16384];
 	char keys[NSLOT][16], val[32], fk[32], err[256];
-	struct table_op ops[NSLOT + 1];
+	struct lmdbfile_op ops[NSLOT + 1];
 	int i;
 
 	memset(fill, 'f', sizeof(fill));
 	snprintf(val, sizeof(val), "%d", gen);
 	for (i = 0; i < NSLOT; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "s%d", i);
-		ops[i] = (struct table_op){0, keys[i], 3, val, strlen(val) + 1};
+		ops[i] = (struct lmdbfile_op){0, keys[i], 3, val, strlen(val) + 1};
 	}
 	snprintf(fk, sizeof(fk), "fill%06d", gen);
-	ops[NSLOT] = (struct table_op){0, fk, strlen(fk) + 1, fill, sizeof(fill)};
-	if (table_write(t, ops, NSLOT + 1, err, sizeof(err)) != TABLE_OK) {
+	ops[NSLOT] = (struct lmdbfile_op){0, fk, strlen(fk) + 1, fill, sizeof(fill)};
+	if (lmdbfile_write(t, ops, NSLOT + 1, err, sizeof(err)) != LMDBFILE_OK) {
 		fprintf(stderr, "writer: %s\n", err);
 		return -1;
 	}
@@ -795,18 +795,18 @@ test_threads_with_writer_thread(void **state)
 	struct fx *f = *state;
 	char err[256];
 	struct conc c = {0};
-	struct table *r;
+	struct lmdbfile *r;
 	struct conc c2 = {0};
 	pthread_t th[8];
 	int i;
 
-	/* one struct table shared by a writer thread and 2 readers, plus a
+	/* one struct lmdbfile shared by a writer thread and 2 readers, plus a
 	 * reader table shared by 5 more threads: only the file lock keeps
 	 * these out of the writer's way (classic fcntl locks would not: they
 	 * never conflict within one process) */
-	c.t = table_open(f->path, TABLE_WRITE, err, sizeof(err));
+	c.t = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(c.t);
-	r = table_open(f->path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(f->path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
 	c2.t = r;
 	for (i = 0; i < 2; i++)
@@ -824,8 +824,8 @@ test_threads_with_writer_thread(void **state)
 	assert_true(atomic_load(&c.reads) > 0);
 	assert_true(atomic_load(&c2.reads) > 0);
 	assert_true(file_mapsize(f->path) > (size_t)1 << 20); /* it grew */
-	table_close(c.t);
-	table_close(r);
+	lmdbfile_close(c.t);
+	lmdbfile_close(r);
 }
 
 static void
@@ -839,12 +839,12 @@ test_threads_with_writer_process(void **state)
 	pid_t pid;
 
 	make_table(f->path, "v", 0);
-	c.t = table_open(f->path, TABLE_READ_MISSING_OK, err, sizeof(err));
+	c.t = lmdbfile_open(f->path, LMDBFILE_READ_MISSING_OK, err, sizeof(err));
 	assert_non_null(c.t);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct table *w = table_open(f->path, TABLE_WRITE, err,
+		struct lmdbfile *w = lmdbfile_open(f->path, LMDBFILE_WRITE, err,
 		                             sizeof(err));
 		int g;
 		if (w == NULL)
@@ -852,7 +852,7 @@ test_threads_with_writer_process(void **state)
 		for (g = 1; g <= NWRITES; g++)
 			if (write_gen(w, g) == -1)
 				_exit(3);
-		table_close(w);
+		lmdbfile_close(w);
 		_exit(0);
 	}
 	for (i = 0; i < 8; i++)
@@ -866,7 +866,147 @@ test_threads_with_writer_process(void **state)
 	assert_int_equal(atomic_load(&c.errors), 0);
 	assert_int_equal(atomic_load(&c.torn), 0);
 	assert_true(atomic_load(&c.reads) > 0);
-	table_close(c.t);
+	lmdbfile_close(c.t);
+}
+
+/* put-if-absent / compare-and-swap / conditional delete, as the claim
+ * store uses them: fn decides per key from what the key holds now. */
+struct upd {
+	const char *expect; /* NULL: must be absent */
+	const char *val;    /* NULL: delete */
+	int done;
+};
+
+static void
+upd_fn(void *arg, size_t i, const void *cur, size_t curlen,
+       struct lmdbfile_op *op)
+{
+	struct upd *u = (struct upd *)arg + i;
+	int match = u->expect == NULL ? cur == NULL
+	            : cur != NULL && curlen == strlen(u->expect) + 1 &&
+	                  memcmp(cur, u->expect, curlen) == 0;
+
+	u->done = match;
+	if (!match)
+		return;
+	op->del = u->val == NULL ? LMDBFILE_DEL : LMDBFILE_PUT;
+	op->val = u->val;
+	op->vlen = u->val != NULL ? strlen(u->val) + 1 : 0;
+}
+
+static void
+test_update(void **state)
+{
+	struct fx *f = *state;
+	char err[256], val[64];
+	struct lmdbfile *t = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
+	struct lmdbfile_op k[3] = {{0, "k1", 3, NULL, 0}, {0, "k2", 3, NULL, 0},
+	                           {0, "k1", 3, NULL, 0}};
+	struct upd u[3] = {{NULL, "a", 0}, {NULL, "b", 0}, {NULL, "c", 0}};
+
+	assert_non_null(t);
+	/* the third sees what the first did: k1 no longer absent */
+	assert_int_equal(lmdbfile_update(t, k, 3, upd_fn, u, 0, err, sizeof(err)),
+	                 LMDBFILE_OK);
+	assert_int_equal(u[0].done, 1);
+	assert_int_equal(u[1].done, 1);
+	assert_int_equal(u[2].done, 0);
+	assert_int_equal(tt_get(t, "k1", val, sizeof(val)), LMDBFILE_OK);
+	assert_string_equal(val, "a");
+	/* compare-and-swap: wrong expectation changes nothing */
+	struct upd w[1] = {{"x", "z", 0}};
+	assert_int_equal(lmdbfile_update(t, k, 1, upd_fn, w, 0, err, sizeof(err)),
+	                 LMDBFILE_OK);
+	assert_int_equal(w[0].done, 0);
+	struct upd r[2] = {{"a", "a2", 0}, {"b", NULL, 0}};
+	assert_int_equal(lmdbfile_update(t, k, 2, upd_fn, r, LMDBFILE_DEFER_SYNC,
+	                                 err, sizeof(err)), LMDBFILE_OK);
+	assert_int_equal(r[0].done + r[1].done, 2);
+	assert_int_equal(tt_get(t, "k1", val, sizeof(val)), LMDBFILE_OK);
+	assert_string_equal(val, "a2");
+	assert_int_equal(tt_get(t, "k2", val, sizeof(val)), LMDBFILE_NOTFOUND);
+	lmdbfile_close(t);
+}
+
+/* Put-if-absent from many processes at once, each on its own table
+ * handle: exactly one wins each key. */
+static void
+test_update_processes_race(void **state)
+{
+	struct fx *f = *state;
+	enum { NPROC = 6, NKEY = 200 };
+	char err[256];
+	struct lmdbfile *t = lmdbfile_open(f->path, LMDBFILE_WRITE, err, sizeof(err));
+	int fds[NPROC][2], wins = 0;
+	pid_t pid[NPROC];
+
+	assert_non_null(t);
+	lmdbfile_close(t);
+	for (int p = 0; p < NPROC; p++) {
+		assert_int_equal(pipe(fds[p]), 0);
+		pid[p] = fork();
+		assert_true(pid[p] >= 0);
+		if (pid[p] == 0) {
+			struct lmdbfile *c = lmdbfile_open(f->path, LMDBFILE_WRITE, err,
+			                                   sizeof(err));
+			char key[16], me[16];
+			int won = 0;
+			snprintf(me, sizeof(me), "p%d", p);
+			for (int i = 0; c != NULL && i < NKEY; i++) {
+				struct lmdbfile_op k = {0, key, 0, NULL, 0};
+				struct upd u = {NULL, me, 0};
+				k.klen = (size_t)snprintf(key, sizeof(key), "key%d", i) + 1;
+				if (lmdbfile_update(c, &k, 1, upd_fn, &u, LMDBFILE_DEFER_SYNC,
+				                    err, sizeof(err)) != LMDBFILE_OK)
+					_exit(2);
+				won += u.done;
+			}
+			lmdbfile_close(c);
+			if (write(fds[p][1], &won, sizeof(won)) != sizeof(won))
+				_exit(3);
+			_exit(c == NULL ? 1 : 0);
+		}
+		close(fds[p][1]);
+	}
+	for (int p = 0; p < NPROC; p++) {
+		int won = 0, st;
+		assert_int_equal(read(fds[p][0], &won, sizeof(won)), sizeof(won));
+		close(fds[p][0]);
+		assert_int_equal(waitpid(pid[p], &st, 0), pid[p]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		wins += won;
+	}
+	assert_int_equal(wins, NKEY);
+}
+
+/* LMDBFILE_PRIVATE: created 0600 whatever the umask; an old 0644 file of
+ * ours is tightened. */
+static void
+test_private(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct stat st;
+	mode_t old = umask(0);
+	struct lmdbfile *t = lmdbfile_open(f->path,
+	                                   LMDBFILE_WRITE | LMDBFILE_PRIVATE,
+	                                   err, sizeof(err));
+
+	umask(old);
+	assert_non_null(t);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	lmdbfile_close(t);
+	assert_int_equal(chmod(f->path, 0644), 0);
+	t = lmdbfile_open(f->path, LMDBFILE_WRITE | LMDBFILE_PRIVATE, err,
+	                  sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	lmdbfile_close(t);
+	/* private is for writers only */
+	assert_null(lmdbfile_open(f->path, LMDBFILE_READ | LMDBFILE_PRIVATE, err,
+	                          sizeof(err)));
 }
 
 int
@@ -874,6 +1014,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_processes_race, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_private, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replace_under_reader, setup,
 	                                    teardown),

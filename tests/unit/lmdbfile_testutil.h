@@ -1,10 +1,10 @@
 /*
- * table_testutil.h - scratch directories and one-line table operations
- * for the test_table*.c unit tests.  Static functions, marked unused so
+ * lmdbfile_testutil.h - scratch directories and one-line table operations
+ * for the test_lmdbfile*.c unit tests.  Static functions, marked unused so
  * that each test file takes what it needs.
  */
-#ifndef LEAFMAIL_TABLE_TESTUTIL_H
-#define LEAFMAIL_TABLE_TESTUTIL_H
+#ifndef LEAFMAIL_LMDBFILE_TESTUTIL_H
+#define LEAFMAIL_LMDBFILE_TESTUTIL_H
 
 #include <ftw.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "table.h"
+#include "lmdbfile.h"
 
 /* A fresh directory under $TMPDIR (or /tmp), mode 0755 so that a test
  * can read it as another user. */
@@ -47,24 +47,24 @@ tt_rmtree(const char *dir)
 
 /* key and val as C strings, stored with their NUL (as Postfix does). */
 __attribute__((unused)) static int
-tt_put(struct table *t, const char *key, const char *val)
+tt_put(struct lmdbfile *t, const char *key, const char *val)
 {
-	struct table_op op = {0, key, strlen(key) + 1, val, strlen(val) + 1};
+	struct lmdbfile_op op = {0, key, strlen(key) + 1, val, strlen(val) + 1};
 	char err[256];
-	int rc = table_write(t, &op, 1, err, sizeof(err));
+	int rc = lmdbfile_write(t, &op, 1, err, sizeof(err));
 
-	if (rc != TABLE_OK)
+	if (rc != LMDBFILE_OK)
 		fprintf(stderr, "tt_put: %s\n", err);
 	return rc;
 }
 
 __attribute__((unused)) static int
-tt_get(struct table *t, const char *key, char *val, size_t vlen)
+tt_get(struct lmdbfile *t, const char *key, char *val, size_t vlen)
 {
 	char err[256];
-	int rc = table_get(t, key, strlen(key) + 1, val, vlen, err, sizeof(err));
+	int rc = lmdbfile_get(t, key, strlen(key) + 1, val, vlen, err, sizeof(err));
 
-	if (rc == TABLE_ERR && vlen > 0) { /* the message, for the asserts */
+	if (rc == LMDBFILE_ERR && vlen > 0) { /* the message, for the asserts */
 		size_t n = strlen(err) < vlen - 1 ? strlen(err) : vlen - 1;
 		memcpy(val, err, n);
 		val[n] = '\0';

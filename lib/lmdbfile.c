@@ -1,8 +1,8 @@
 /*
- * table.c - an LMDB file shared with Postfix's lmdb: tables.
+ * lmdbfile.c - an LMDB file shared with Postfix's lmdb: tables.
  *
- * Interface (table.h): table_open(path, mode), table_get(), table_foreach(),
- * table_write(), table_close(), table_path().
+ * Interface (lmdbfile.h): lmdbfile_open(path, mode), lmdbfile_get(), lmdbfile_foreach(),
+ * lmdbfile_write(), lmdbfile_close(), lmdbfile_path().
  *
  * The protocol is Postfix's (lmdb_table(5), src/util/slmdb.c): the file is
  * opened with MDB_NOSUBDIR|MDB_NOLOCK, so LMDB keeps no lock file and no
@@ -29,9 +29,9 @@
  * path opened afresh).  Checking at every call, not every few ms, keeps the
  * old behaviour exactly: the locked file is the one the path names after
  * the lock was taken.  A pool rather than a descriptor per thread: it needs
- * no thread-exit destructor, table_close() closes every descriptor, and it
+ * no thread-exit destructor, lmdbfile_close() closes every descriptor, and it
  * holds no more descriptors than transactions ever ran at once (capped at
- * TABLE_POOL; beyond that a descriptor is closed after use).  The pool
+ * LMDBFILE_POOL; beyond that a descriptor is closed after use).  The pool
  * is split in POOL_STRIPES stripes, each with its own mutex, a thread
  * using the stripe its number picks: with 50 milter threads one mutex was
  * contended enough to show.  A child of
@@ -39,7 +39,7 @@
  * generation in the child, and pooled descriptors from an older generation
  * are closed unused (closing a copy never drops the parent's lock).
  * Measured on the (busy, 2-core) development machine, one thread:
- * table_get() went from 7-9 us to 4-6 us; the rest is the kernel's lock
+ * lmdbfile_get() went from 7-9 us to 4-6 us; the rest is the kernel's lock
  * and path lookup.
  *
  * Writers are rare (a batch per wake-up of relayd) and keep open()ing the
@@ -52,7 +52,7 @@
  * that no transaction is active when the map changes.  The order is always
  * rwlock first, then the file lock; a thread waiting for the rwlock holds
  * no file lock, so the two never deadlock.  The rwlock prefers writers so a
- * stream of lookups cannot starve a reopen.  table_write() takes it
+ * stream of lookups cannot starve a reopen.  lmdbfile_write() takes it
  * exclusively too: the file lock would exclude this process's readers
  * anyway, and fcntl locks have no writer preference, so without that a
  * busy milter's own lookups could keep its writes waiting indefinitely.
@@ -61,29 +61,30 @@
  *
  * Readers open with MDB_RDONLY and their lock descriptor O_RDONLY: they need
  * no write permission on the file or its directory.  A missing file is an
- * empty table for TABLE_READ_MISSING_OK (and for TABLE_WRITE tables, whose
- * next write recreates it), an error for TABLE_READ.
+ * empty table for LMDBFILE_READ_MISSING_OK (and for LMDBFILE_WRITE tables, whose
+ * next write recreates it), an error for LMDBFILE_READ.
  *
- * Writers (TABLE_WRITE) create the file mode 0644 if it is missing, under
+ * Writers (LMDBFILE_WRITE) create the file mode 0644 (LMDBFILE_PRIVATE:
+ * 0600, and an existing file is tightened to that) if it is missing, under
  * the exclusive lock, and let LMDB write its meta pages before anyone can
  * take a shared lock on it.  A new file starts with a 1 MiB map, doubled
- * each time a write finds it full (up to TABLE_MAX_MAP).  Commits are
- * synced (no MDB_NOSYNC) unless the caller asks table_write_flags() for
- * TABLE_DEFER_SYNC (DEFER_FLAGS below), made durable by table_sync().
+ * each time a write finds it full (up to LMDBFILE_MAX_MAP).  Commits are
+ * synced (no MDB_NOSYNC) unless the caller asks lmdbfile_write_flags() for
+ * LMDBFILE_DEFER_SYNC (DEFER_FLAGS below), made durable by lmdbfile_sync().
  * Lock time of one 4096-entry write measured here: about 8 ms synced,
  * about 5 ms deferred (most of the difference: the synchronous write of
  * the meta page, which a deferred commit leaves to the next sync).
  *
- * table_foreach() calls its visitor inside the read transaction, under both
+ * lmdbfile_foreach() calls its visitor inside the read transaction, under both
  * locks: the visitor must be quick and must not call back into the table
- * (relaytable_sweep() collects keys first and deletes afterwards).
+ * (store_sweep() collects keys first and deletes afterwards).
  *
- * table_open() checks the file at once: TABLE_READ wants it to exist, and
+ * lmdbfile_open() checks the file at once: LMDBFILE_READ wants it to exist, and
  * a file that exists but is not a readable LMDB table fails every mode, so
- * a bad path shows at start-up.  Later, the same troubles are TABLE_ERR from
+ * a bad path shows at start-up.  Later, the same troubles are LMDBFILE_ERR from
  * each call, and the file is tried again on the next one.
  *
- * What can go wrong: every LMDB or system error comes back as TABLE_ERR
+ * What can go wrong: every LMDB or system error comes back as LMDBFILE_ERR
  * with a message naming the file.  A garbage file fails LMDB's own checks;
  * a file shorter than its meta page says (truncated) is refused before any
  * page beyond the end of file is touched, because touching it would be a
@@ -91,7 +92,7 @@
  * were overwritten with garbage can still crash LMDB; LMDB does not check
  * its pages and neither can we, cheaply.
  */
-#include "table.h"
+#include "lmdbfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,13 +105,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TABLE_INITIAL_MAP ((size_t)1 << 20)
-#define TABLE_MAX_MAP ((size_t)1 << 36)
-#define TABLE_POOL 64 /* idle read-lock descriptors kept per table */
+#define LMDBFILE_INITIAL_MAP ((size_t)1 << 20)
+#define LMDBFILE_MAX_MAP ((size_t)1 << 36)
+#define LMDBFILE_POOL 64 /* idle read-lock descriptors kept per table */
 #define POOL_STRIPES 8
-#define STRIPE_SIZE (TABLE_POOL / POOL_STRIPES)
+#define STRIPE_SIZE (LMDBFILE_POOL / POOL_STRIPES)
 /*
- * What TABLE_DEFER_SYNC asks of LMDB.  MDB_NOMETASYNC: the data pages are
+ * What LMDBFILE_DEFER_SYNC asks of LMDB.  MDB_NOMETASYNC: the data pages are
  * still fdatasync()ed before the meta page that points at them is written,
  * so a system crash can undo the last commits but never leave a meta page
  * pointing at pages that are not on disk.  Not MDB_NOSYNC: without write
@@ -131,14 +132,15 @@ struct lockfd {
 	ino_t ino;
 };
 
-struct table {
+struct lmdbfile {
 	char *path;
 	int mode;
+	mode_t create_mode; /* 0644, or 0600 for LMDBFILE_PRIVATE */
 	MDB_env *env; /* NULL while the file is missing or unreadable */
 	dev_t dev;    /* of the file env was opened on */
 	ino_t ino;
 	unsigned psize;
-	int unsynced; /* commits made with TABLE_DEFER_SYNC, not yet synced */
+	int unsynced; /* commits made with LMDBFILE_DEFER_SYNC, not yet synced */
 	pthread_rwlock_t rw;
 	struct pool_stripe {
 		pthread_mutex_t mu; /* guards fd, n */
@@ -181,8 +183,8 @@ fork_register(void)
 }
 
 /* Internal results: no file (an empty table); drop the locks and retry. */
-#define TABLE_EMPTY 2
-#define TABLE_AGAIN 3
+#define LMDBFILE_EMPTY 2
+#define LMDBFILE_AGAIN 3
 
 static void
 errf(char *err, size_t errlen, const char *fmt, ...)
@@ -217,11 +219,12 @@ file_lock(int fd, short type)
 
 /*
  * Open the path for a lock and take it.  Writers create a missing file with
- * mode 0644 whatever the umask, since Postfix must be able to read it.
+ * mode 0644 whatever the umask, since Postfix must be able to read it (0600
+ * for a private file).
  * Returns the descriptor, or -1 with errno (ENOENT: no file, readers only).
  */
 static int
-lock_open(const struct table *t, int write)
+lock_open(const struct lmdbfile *t, int write)
 {
 	int fd;
 
@@ -229,9 +232,10 @@ lock_open(const struct table *t, int write)
 		fd = open(t->path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 		if (fd >= 0 || errno != ENOENT || !write)
 			break;
-		fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		          t->create_mode);
 		if (fd >= 0) {
-			if (fchmod(fd, 0644) == -1) {
+			if (fchmod(fd, t->create_mode) == -1) {
 				close(fd);
 				return -1;
 			}
@@ -254,7 +258,7 @@ lock_open(const struct table *t, int write)
 
 /* A pooled read descriptor of the current fork generation, or -1. */
 static int
-pool_take(struct table *t, struct lockfd *lk)
+pool_take(struct lmdbfile *t, struct lockfd *lk)
 {
 	struct pool_stripe *p = &t->pool[stripe_index()];
 	int found = 0;
@@ -275,7 +279,7 @@ pool_take(struct table *t, struct lockfd *lk)
 /* Unlock (explicitly: a child forked meanwhile shares the description, and
  * close() alone would leave the lock to it), then pool or close. */
 static void
-lockfd_release(struct table *t, struct lockfd *lk)
+lockfd_release(struct lmdbfile *t, struct lockfd *lk)
 {
 	int e = errno;
 
@@ -298,7 +302,7 @@ lockfd_release(struct table *t, struct lockfd *lk)
 }
 
 static void
-pool_drain(struct table *t)
+pool_drain(struct lmdbfile *t)
 {
 	for (int i = 0; i < POOL_STRIPES; i++) {
 		struct pool_stripe *p = &t->pool[i];
@@ -317,7 +321,7 @@ pool_drain(struct table *t)
  * path is gone (ENOENT) or cannot be examined (nothing held).
  */
 static int
-pool_lock(struct table *t, struct lockfd *lk, struct stat *st)
+pool_lock(struct lmdbfile *t, struct lockfd *lk, struct stat *st)
 {
 	while (pool_take(t, lk) != -1) {
 		lk->pool = 1;
@@ -347,11 +351,11 @@ pool_lock(struct table *t, struct lockfd *lk, struct stat *st)
 	return 0;
 }
 
-/* Commits made with TABLE_DEFER_SYNC are synced before the environment
+/* Commits made with LMDBFILE_DEFER_SYNC are synced before the environment
  * goes (best effort: a file being replaced or closed has no one left to
- * report to; table_sync() is where callers learn of sync errors). */
+ * report to; lmdbfile_sync() is where callers learn of sync errors). */
 static void
-env_close(struct table *t)
+env_close(struct lmdbfile *t)
 {
 	if (t->env != NULL) {
 		if (t->unsynced)
@@ -368,10 +372,10 @@ env_close(struct table *t)
  * path by name, so we check that it opened the file we locked.
  */
 static int
-env_reopen(struct table *t, const struct stat *st, char *err, size_t errlen)
+env_reopen(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 {
 	unsigned flags = MDB_NOSUBDIR | MDB_NOLOCK;
-	int write = t->mode == TABLE_WRITE;
+	int write = t->mode == LMDBFILE_WRITE;
 	MDB_env *env;
 	MDB_stat ms;
 	struct stat est;
@@ -380,17 +384,17 @@ env_reopen(struct table *t, const struct stat *st, char *err, size_t errlen)
 	env_close(t);
 	if (st->st_size == 0 && !write) {
 		errf(err, errlen, "%s: empty file, not an LMDB table", t->path);
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	if (!write)
 		flags |= MDB_RDONLY;
 	if ((rc = mdb_env_create(&env)) != 0) {
 		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	/* Unset, the map size is the one recorded in the file. */
 	if (st->st_size == 0 &&
-	    (rc = mdb_env_set_mapsize(env, TABLE_INITIAL_MAP)) != 0)
+	    (rc = mdb_env_set_mapsize(env, LMDBFILE_INITIAL_MAP)) != 0)
 		goto fail;
 	if ((rc = mdb_env_open(env, t->path, flags, 0644)) != 0)
 		goto fail;
@@ -403,7 +407,7 @@ env_reopen(struct table *t, const struct stat *st, char *err, size_t errlen)
 	if (est.st_dev != st->st_dev || est.st_ino != st->st_ino) {
 		mdb_env_close(env);
 		errf(err, errlen, "%s: file replaced while opening it", t->path);
-		return TABLE_AGAIN;
+		return LMDBFILE_AGAIN;
 	}
 	/* Both meta pages must be in the file before LMDB maps them
 	 * (EBADF/MDB_INVALID above catch most of that already). */
@@ -413,7 +417,7 @@ env_reopen(struct table *t, const struct stat *st, char *err, size_t errlen)
 		mdb_env_close(env);
 		errf(err, errlen, "%s: truncated file (%lld bytes)", t->path,
 		     (long long)est.st_size);
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	/* LMDB wrote the meta pages of a new file: have them on disk before
 	 * anyone reads the file. */
@@ -423,11 +427,11 @@ env_reopen(struct table *t, const struct stat *st, char *err, size_t errlen)
 	t->dev = est.st_dev;
 	t->ino = est.st_ino;
 	t->psize = ms.ms_psize;
-	return TABLE_OK;
+	return LMDBFILE_OK;
 fail:
 	mdb_env_close(env);
 	errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
-	return TABLE_ERR;
+	return LMDBFILE_ERR;
 }
 
 /*
@@ -438,14 +442,14 @@ fail:
  * short of someone ignoring the protocol).
  */
 static int
-check_size(struct table *t, const struct stat *st, char *err, size_t errlen)
+check_size(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 {
 	MDB_envinfo info;
 	int rc;
 
 	if ((rc = mdb_env_info(t->env, &info)) != 0) {
 		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	if ((unsigned long long)st->st_size <
 	    ((unsigned long long)info.me_last_pgno + 1) * t->psize) {
@@ -453,9 +457,9 @@ check_size(struct table *t, const struct stat *st, char *err, size_t errlen)
 		     "%s: truncated file (%lld bytes, its meta page needs %llu)",
 		     t->path, (long long)st->st_size,
 		     ((unsigned long long)info.me_last_pgno + 1) * t->psize);
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
-	return TABLE_OK;
+	return LMDBFILE_OK;
 }
 
 /*
@@ -464,12 +468,12 @@ check_size(struct table *t, const struct stat *st, char *err, size_t errlen)
  * the path names another file than the one it was opened on; that and
  * every other change of the environment needs the rwlock exclusively, so
  * when it is held shared we drop everything, set *excl and return
- * TABLE_AGAIN to tell the caller to come again.
- * Returns TABLE_OK with both locks held, *fd locked and *st its fstat, or,
- * holding nothing: TABLE_EMPTY (no file), TABLE_AGAIN or TABLE_ERR.
+ * LMDBFILE_AGAIN to tell the caller to come again.
+ * Returns LMDBFILE_OK with both locks held, *fd locked and *st its fstat, or,
+ * holding nothing: LMDBFILE_EMPTY (no file), LMDBFILE_AGAIN or LMDBFILE_ERR.
  */
 static int
-txn_lock(struct table *t, int write, int *excl, struct lockfd *lk,
+txn_lock(struct lmdbfile *t, int write, int *excl, struct lockfd *lk,
          struct stat *st, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -497,9 +501,9 @@ txn_lock(struct table *t, int write, int *excl, struct lockfd *lk,
 		}
 	}
 	if (rc == -1) {
-		if (errno == ENOENT && !write && t->mode != TABLE_READ) {
+		if (errno == ENOENT && !write && t->mode != LMDBFILE_READ) {
 			pthread_rwlock_unlock(&t->rw);
-			return TABLE_EMPTY;
+			return LMDBFILE_EMPTY;
 		}
 		errf(err, errlen, "%s: %s", t->path, strerror(errno));
 		goto fail;
@@ -510,11 +514,11 @@ txn_lock(struct table *t, int write, int *excl, struct lockfd *lk,
 		*excl = 1;
 		lockfd_release(t, lk);
 		pthread_rwlock_unlock(&t->rw);
-		return TABLE_AGAIN;
+		return LMDBFILE_AGAIN;
 	}
 	/* Descriptors pooled on the old file are of no more use. */
 	pool_drain(t);
-	if ((rc = env_reopen(t, st, err, errlen)) != TABLE_OK) {
+	if ((rc = env_reopen(t, st, err, errlen)) != LMDBFILE_OK) {
 		lockfd_release(t, lk);
 		pthread_rwlock_unlock(&t->rw);
 		return rc;
@@ -531,29 +535,29 @@ have_env:
 		     (long long)st->st_size);
 		goto fail;
 	}
-	return TABLE_OK;
+	return LMDBFILE_OK;
 fail:
 	lockfd_release(t, lk);
 	pthread_rwlock_unlock(&t->rw);
-	return TABLE_ERR;
+	return LMDBFILE_ERR;
 }
 
 static void
-txn_unlock(struct table *t, struct lockfd *lk)
+txn_unlock(struct lmdbfile *t, struct lockfd *lk)
 {
 	lockfd_release(t, lk);
 	pthread_rwlock_unlock(&t->rw);
 }
 
-typedef int (*txn_fn)(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg,
+typedef int (*txn_fn)(struct lmdbfile *t, MDB_txn *txn, MDB_dbi dbi, void *arg,
                       char *err, size_t errlen);
 
 /*
  * Run fn inside one read transaction under the shared file lock.
- * Returns fn's result, TABLE_EMPTY when there is no file, or TABLE_ERR.
+ * Returns fn's result, LMDBFILE_EMPTY when there is no file, or LMDBFILE_ERR.
  */
 static int
-read_txn(struct table *t, txn_fn fn, void *arg, char *err, size_t errlen)
+read_txn(struct lmdbfile *t, txn_fn fn, void *arg, char *err, size_t errlen)
 {
 	MDB_txn *txn;
 	MDB_dbi dbi;
@@ -563,9 +567,9 @@ read_txn(struct table *t, txn_fn fn, void *arg, char *err, size_t errlen)
 
 	for (tries = 0; tries < 100; tries++) {
 		rc = txn_lock(t, 0, &excl, &lk, &st, err, errlen);
-		if (rc == TABLE_AGAIN)
+		if (rc == LMDBFILE_AGAIN)
 			continue;
-		if (rc != TABLE_OK)
+		if (rc != LMDBFILE_OK)
 			return rc;
 		rc = mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn);
 		if (rc == MDB_MAP_RESIZED) {
@@ -581,15 +585,15 @@ read_txn(struct table *t, txn_fn fn, void *arg, char *err, size_t errlen)
 		}
 		if (rc != 0) {
 			errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
-			rc = TABLE_ERR;
+			rc = LMDBFILE_ERR;
 			goto out;
 		}
-		if ((rc = check_size(t, &st, err, errlen)) == TABLE_OK) {
+		if ((rc = check_size(t, &st, err, errlen)) == LMDBFILE_OK) {
 			rc = mdb_dbi_open(txn, NULL, 0, &dbi);
 			if (rc != 0) {
 				errf(err, errlen, "%s: %s", t->path,
 				     mdb_strerror(rc));
-				rc = TABLE_ERR;
+				rc = LMDBFILE_ERR;
 			} else {
 				rc = fn(t, txn, dbi, arg, err, errlen);
 			}
@@ -600,7 +604,7 @@ read_txn(struct table *t, txn_fn fn, void *arg, char *err, size_t errlen)
 		return rc;
 	}
 	errf(err, errlen, "%s: file keeps changing, giving up", t->path);
-	return TABLE_ERR;
+	return LMDBFILE_ERR;
 }
 
 struct get_arg {
@@ -611,7 +615,7 @@ struct get_arg {
 };
 
 static int
-get_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
+get_fn(struct lmdbfile *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
        size_t errlen)
 {
 	struct get_arg *g = arg;
@@ -623,40 +627,40 @@ get_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
 	k.mv_size = g->klen;
 	rc = mdb_get(txn, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
-		return TABLE_NOTFOUND;
+		return LMDBFILE_NOTFOUND;
 	if (rc != 0) {
 		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	if (g->vlen > 0) {
 		n = v.mv_size < g->vlen - 1 ? v.mv_size : g->vlen - 1;
 		memcpy(g->val, v.mv_data, n);
 		g->val[n] = '\0';
 	}
-	return TABLE_OK;
+	return LMDBFILE_OK;
 }
 
 int
-table_get(struct table *t, const void *key, size_t klen, char *val,
+lmdbfile_get(struct lmdbfile *t, const void *key, size_t klen, char *val,
           size_t vlen, char *err, size_t errlen)
 {
 	struct get_arg g = {key, klen, val, vlen};
 	int rc;
 
 	if (klen == 0 || klen > 511) /* LMDB's key size limit */
-		return TABLE_NOTFOUND;
+		return LMDBFILE_NOTFOUND;
 	rc = read_txn(t, get_fn, &g, err, errlen);
-	return rc == TABLE_EMPTY ? TABLE_NOTFOUND : rc;
+	return rc == LMDBFILE_EMPTY ? LMDBFILE_NOTFOUND : rc;
 }
 
 struct foreach_arg {
-	table_visit_fn fn;
+	lmdbfile_visit_fn fn;
 	void *arg;
 	int ret; /* what fn returned last */
 };
 
 static int
-foreach_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
+foreach_fn(struct lmdbfile *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
            size_t errlen)
 {
 	struct foreach_arg *f = arg;
@@ -666,7 +670,7 @@ foreach_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
 
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
 		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -677,27 +681,27 @@ foreach_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
-	return TABLE_OK;
+	return LMDBFILE_OK;
 }
 
 int
-table_foreach(struct table *t, table_visit_fn fn, void *arg, char *err,
+lmdbfile_foreach(struct lmdbfile *t, lmdbfile_visit_fn fn, void *arg, char *err,
               size_t errlen)
 {
 	struct foreach_arg f = {fn, arg, 0};
 	int rc;
 
 	rc = read_txn(t, foreach_fn, &f, err, errlen);
-	if (rc == TABLE_ERR)
-		return TABLE_ERR;
+	if (rc == LMDBFILE_ERR)
+		return LMDBFILE_ERR;
 	return f.ret; /* 0 also when there is no file */
 }
 
 /* Apply ops in txn; an MDB_* code (MDB_MAP_FULL means: grow, retry). */
 static int
-apply_ops(MDB_txn *txn, MDB_dbi dbi, const struct table_op *ops, size_t nops)
+apply_ops(MDB_txn *txn, MDB_dbi dbi, const struct lmdbfile_op *ops, size_t nops)
 {
 	MDB_val k, v;
 	size_t i;
@@ -722,17 +726,36 @@ apply_ops(MDB_txn *txn, MDB_dbi dbi, const struct table_op *ops, size_t nops)
 }
 
 int
-table_write(struct table *t, const struct table_op *ops, size_t nops,
-            char *err, size_t errlen)
+lmdbfile_write(struct lmdbfile *t, const struct lmdbfile_op *ops, size_t nops,
+               char *err, size_t errlen)
 {
-	return table_write_flags(t, ops, nops, 0, err, errlen);
+	return lmdbfile_write_flags(t, ops, nops, 0, err, errlen);
 }
 
-int
-table_write_flags(struct table *t, const struct table_op *ops, size_t nops,
-                  int flags, char *err, size_t errlen)
+typedef int (*apply_fn)(MDB_txn *txn, MDB_dbi dbi, void *arg);
+
+struct ops_arg {
+	const struct lmdbfile_op *ops;
+	size_t nops;
+};
+
+static int
+apply_ops_fn(MDB_txn *txn, MDB_dbi dbi, void *arg)
 {
-	int defer = (flags & TABLE_DEFER_SYNC) != 0;
+	struct ops_arg *a = arg;
+
+	return apply_ops(txn, dbi, a->ops, a->nops);
+}
+
+/*
+ * One write transaction under the exclusive lock, running fn inside it;
+ * retried from the start (fn called again) when the map had to grow.
+ */
+static int
+write_txn(struct lmdbfile *t, apply_fn fn, void *arg, int flags, char *err,
+          size_t errlen)
+{
+	int defer = (flags & LMDBFILE_DEFER_SYNC) != 0;
 
 	MDB_txn *txn;
 	MDB_dbi dbi;
@@ -741,23 +764,23 @@ table_write_flags(struct table *t, const struct table_op *ops, size_t nops,
 	struct lockfd lk;
 	int excl = 1, grow = 0, rc, tries;
 
-	if (t->mode != TABLE_WRITE) {
+	if (t->mode != LMDBFILE_WRITE) {
 		errf(err, errlen, "%s: table opened read-only", t->path);
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
 	for (tries = 0; tries < 100; tries++) {
 		rc = txn_lock(t, 1, &excl, &lk, &st, err, errlen);
-		if (rc == TABLE_AGAIN)
+		if (rc == LMDBFILE_AGAIN)
 			continue;
-		if (rc != TABLE_OK)
-			return TABLE_ERR; /* writers never see TABLE_EMPTY */
+		if (rc != LMDBFILE_OK)
+			return LMDBFILE_ERR; /* writers never see LMDBFILE_EMPTY */
 		if (grow) {
 			/* excl is set: no transaction is active here */
 			mdb_env_info(t->env, &info);
-			if (info.me_mapsize >= TABLE_MAX_MAP) {
+			if (info.me_mapsize >= LMDBFILE_MAX_MAP) {
 				errf(err, errlen, "%s: map full at %zu bytes",
 				     t->path, info.me_mapsize);
-				rc = TABLE_ERR;
+				rc = LMDBFILE_ERR;
 				goto out;
 			}
 			rc = mdb_env_set_mapsize(t->env, info.me_mapsize * 2);
@@ -778,13 +801,13 @@ table_write_flags(struct table *t, const struct table_op *ops, size_t nops,
 		}
 		if (rc != 0)
 			goto lmdb_err;
-		if ((rc = check_size(t, &st, err, errlen)) != TABLE_OK) {
+		if ((rc = check_size(t, &st, err, errlen)) != LMDBFILE_OK) {
 			mdb_txn_abort(txn);
 			goto out;
 		}
 		rc = mdb_dbi_open(txn, NULL, 0, &dbi);
 		if (rc == 0)
-			rc = apply_ops(txn, dbi, ops, nops);
+			rc = fn(txn, dbi, arg);
 		/* excl is set: no other transaction of ours is active, so
 		 * the environment's flags may change.  The sync flag is the
 		 * environment's, not the transaction's. */
@@ -806,20 +829,105 @@ table_write_flags(struct table *t, const struct table_op *ops, size_t nops,
 		if (rc != 0)
 			goto lmdb_err;
 		txn_unlock(t, &lk);
-		return TABLE_OK;
+		return LMDBFILE_OK;
 	lmdb_err:
 		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
-		rc = TABLE_ERR;
+		rc = LMDBFILE_ERR;
 	out:
 		txn_unlock(t, &lk);
 		return rc;
 	}
 	errf(err, errlen, "%s: file keeps changing, giving up", t->path);
-	return TABLE_ERR;
+	return LMDBFILE_ERR;
 }
 
 int
-table_sync(struct table *t, char *err, size_t errlen)
+lmdbfile_write_flags(struct lmdbfile *t, const struct lmdbfile_op *ops,
+                     size_t nops, int flags, char *err, size_t errlen)
+{
+	struct ops_arg a = {ops, nops};
+
+	return write_txn(t, apply_ops_fn, &a, flags, err, errlen);
+}
+
+struct update_arg {
+	const struct lmdbfile_op *keys;
+	size_t n;
+	lmdbfile_update_fn fn;
+	void *arg;
+};
+
+/*
+ * Each key: let the caller decide, apply the decision.  The caller is
+ * asked first as if the key were absent: when that decision is a put, it
+ * goes in with MDB_NOOVERWRITE, one B-tree search in all for a new key
+ * (relayd catching up on a log writes hundreds of thousands); only when
+ * the key exists (MDB_KEYEXIST hands us its value) or the decision was
+ * not a put is the caller asked again with what the key holds.
+ */
+static int
+apply_update_fn(MDB_txn *txn, MDB_dbi dbi, void *arg)
+{
+	struct update_arg *u = arg;
+	struct lmdbfile_op op;
+	MDB_val k, v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < u->n; i++) {
+		k.mv_data = (void *)u->keys[i].key;
+		k.mv_size = u->keys[i].klen;
+		if (k.mv_size == 0 || k.mv_size > 511)
+			return MDB_BAD_VALSIZE;
+		memset(&op, 0, sizeof(op));
+		op.del = LMDBFILE_KEEP;
+		u->fn(u->arg, i, NULL, 0, &op);
+		if (op.del == LMDBFILE_PUT) {
+			v.mv_data = (void *)op.val;
+			v.mv_size = op.vlen;
+			rc = mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE);
+			if (rc == 0)
+				continue; /* it was absent: decided right */
+		} else {
+			rc = mdb_get(txn, dbi, &k, &v);
+			if (rc == MDB_NOTFOUND) {
+				if (op.del == LMDBFILE_KEEP)
+					continue;
+				rc = 0; /* deleting a missing key: nothing to do */
+				continue;
+			}
+			if (rc == 0)
+				rc = MDB_KEYEXIST;
+		}
+		if (rc != MDB_KEYEXIST)
+			return rc;
+		/* The key holds v (it points into the map: the caller reads
+		 * it before we write). */
+		memset(&op, 0, sizeof(op));
+		op.del = LMDBFILE_KEEP;
+		u->fn(u->arg, i, v.mv_data, v.mv_size, &op);
+		if (op.del == LMDBFILE_KEEP)
+			continue;
+		op.key = u->keys[i].key;
+		op.klen = u->keys[i].klen;
+		if ((rc = apply_ops(txn, dbi, &op, 1)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+lmdbfile_update(struct lmdbfile *t, const struct lmdbfile_op *keys, size_t n,
+                lmdbfile_update_fn fn, void *arg, int flags, char *err,
+                size_t errlen)
+{
+	struct update_arg u = {keys, n, fn, arg};
+
+	return write_txn(t, apply_update_fn, &u, flags, err, errlen);
+}
+
+int
+lmdbfile_sync(struct lmdbfile *t, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -834,28 +942,58 @@ table_sync(struct table *t, char *err, size_t errlen)
 	pthread_rwlock_unlock(&t->rw);
 	if (rc != 0) {
 		errf(err, errlen, "%s: sync: %s", t->path, mdb_strerror(rc));
-		return TABLE_ERR;
+		return LMDBFILE_ERR;
 	}
-	return TABLE_OK;
+	return LMDBFILE_OK;
 }
 
 static int
-noop_fn(struct table *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
+noop_fn(struct lmdbfile *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
         size_t errlen)
 {
 	(void)t, (void)txn, (void)dbi, (void)arg, (void)err, (void)errlen;
-	return TABLE_OK;
+	return LMDBFILE_OK;
 }
 
-struct table *
-table_open(const char *path, int mode, char *err, size_t errlen)
+/* A private file made by an older version (0644): ours to tighten.  One
+ * owned by someone else is refused rather than changed. */
+static int
+make_private(struct lmdbfile *t, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc = LMDBFILE_OK;
+
+	if ((fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		errf(err, errlen, "%s: %s", t->path, strerror(errno));
+		rc = LMDBFILE_ERR;
+	} else if ((st.st_mode & 077) != 0) {
+		if (st.st_uid != geteuid()) {
+			errf(err, errlen, "%s: readable by others and not ours to "
+			     "chmod (owner uid %ld)", t->path, (long)st.st_uid);
+			rc = LMDBFILE_ERR;
+		} else if (fchmod(fd, st.st_mode & 0700) == -1) {
+			errf(err, errlen, "%s: chmod: %s", t->path, strerror(errno));
+			rc = LMDBFILE_ERR;
+		}
+	}
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+struct lmdbfile *
+lmdbfile_open(const char *path, int mode, char *err, size_t errlen)
 {
 	pthread_rwlockattr_t ra;
-	struct table *t;
+	struct lmdbfile *t;
 	int rc;
 
-	if (mode != TABLE_READ && mode != TABLE_READ_MISSING_OK &&
-	    mode != TABLE_WRITE) {
+	int priv = (mode & LMDBFILE_PRIVATE) != 0;
+
+	mode &= ~LMDBFILE_PRIVATE;
+	if ((mode != LMDBFILE_READ && mode != LMDBFILE_READ_MISSING_OK &&
+	     mode != LMDBFILE_WRITE) || (priv && mode != LMDBFILE_WRITE)) {
 		errf(err, errlen, "%s: bad table mode %d", path, mode);
 		return NULL;
 	}
@@ -866,6 +1004,7 @@ table_open(const char *path, int mode, char *err, size_t errlen)
 		return NULL;
 	}
 	t->mode = mode;
+	t->create_mode = priv ? 0600 : 0644;
 	pthread_once(&fork_once, fork_register);
 	for (int i = 0; i < POOL_STRIPES; i++) {
 		if ((rc = pthread_mutex_init(&t->pool[i].mu, NULL)) != 0) {
@@ -893,19 +1032,21 @@ table_open(const char *path, int mode, char *err, size_t errlen)
 	/* Writers create the file now (an empty table, meta pages written
 	 * under the exclusive lock, so Postfix can open it); readers check
 	 * that it is readable, so a bad path shows at start-up. */
-	if (mode == TABLE_WRITE)
-		rc = table_write(t, NULL, 0, err, errlen);
+	if (mode == LMDBFILE_WRITE)
+		rc = lmdbfile_write(t, NULL, 0, err, errlen);
 	else
 		rc = read_txn(t, noop_fn, NULL, err, errlen);
-	if (rc == TABLE_ERR) {
-		table_close(t);
+	if (rc == LMDBFILE_OK && priv)
+		rc = make_private(t, err, errlen);
+	if (rc == LMDBFILE_ERR) {
+		lmdbfile_close(t);
 		return NULL;
 	}
 	return t;
 }
 
 void
-table_close(struct table *t)
+lmdbfile_close(struct lmdbfile *t)
 {
 	if (t == NULL)
 		return;
@@ -919,7 +1060,7 @@ table_close(struct table *t)
 }
 
 const char *
-table_path(const struct table *t)
+lmdbfile_path(const struct lmdbfile *t)
 {
 	return t->path;
 }

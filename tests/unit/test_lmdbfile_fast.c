@@ -1,14 +1,15 @@
 /*
- * test_table_fast.c - unit tests for what was added to make the relay
+ * test_lmdbfile_fast.c - unit tests for what was added to make the relay
  * table fast, each checked against the slow way it replaced:
- *  - relaytable_op() formats keys and values by hand: the same bytes as
- *    addr_format() and "%lld", for edge octets, IPv6 and odd values;
- *  - table.c's pool of read-lock descriptors: many reads keep the number
+ *  - relaystore_key() and relaystore_expiry() format keys and values by
+ *    hand: the same bytes as addr_format() and "%lld", for edge octets,
+ *    IPv6 and odd values;
+ *  - lmdbfile.c's pool of read-lock descriptors: many reads keep the number
  *    of open descriptors flat; a deleted file reads as empty at the very
  *    next lookup; a replaced file (rename over it, or delete and
  *    recreate) is read at the very next lookup; a forked child reads
  *    through descriptors of its own;
- *  - table_write_flags(TABLE_DEFER_SYNC) and table_sync(): visible to
+ *  - lmdbfile_write_flags(LMDBFILE_DEFER_SYNC) and lmdbfile_sync(): visible to
  *    another reader at once, synced and kept across close and reopen.
  */
 #include <setjmp.h>
@@ -23,8 +24,8 @@
 #include <limits.h>
 #include <sys/wait.h>
 
-#include "relaytable.h"
-#include "table_testutil.h"
+#include "relaystore.h"
+#include "lmdbfile_testutil.h"
 
 static char dir[256], path[300];
 
@@ -50,21 +51,14 @@ static void
 check_op(const struct addr *a, time_t expires)
 {
 	char key[ADDR_STRLEN + 1], val[24], want[ADDR_STRLEN + 1], wantv[24];
-	struct table_op op;
+	size_t kl = relaystore_key(a, key), vl = relaystore_expiry(expires, val);
 
-	relaytable_op(&op, a, expires, key, val);
 	addr_format(a, want, sizeof(want));
-	assert_ptr_equal(op.key, key);
-	assert_int_equal(op.klen, strlen(want) + 1);
-	assert_memory_equal(op.key, want, op.klen);
-	if (expires == 0) {
-		assert_int_equal(op.del, 1);
-		return;
-	}
+	assert_int_equal(kl, strlen(want));
+	assert_memory_equal(key, want, kl + 1); /* the NUL too */
 	snprintf(wantv, sizeof(wantv), "%lld", (long long)expires);
-	assert_int_equal(op.del, 0);
-	assert_int_equal(op.vlen, strlen(wantv) + 1);
-	assert_memory_equal(op.val, wantv, op.vlen);
+	assert_int_equal(vl, strlen(wantv));
+	assert_memory_equal(val, wantv, vl + 1);
 }
 
 static void
@@ -115,12 +109,12 @@ count_fds(void)
 }
 
 static int
-get(struct table *t, const char *key, char *val, size_t vlen)
+get(struct lmdbfile *t, const char *key, char *val, size_t vlen)
 {
 	char err[256];
-	int rc = table_get(t, key, strlen(key) + 1, val, vlen, err, sizeof(err));
+	int rc = lmdbfile_get(t, key, strlen(key) + 1, val, vlen, err, sizeof(err));
 
-	if (rc == TABLE_ERR)
+	if (rc == LMDBFILE_ERR)
 		fprintf(stderr, "get: %s\n", err);
 	return rc;
 }
@@ -129,117 +123,117 @@ static void
 test_pool_and_replacement(void **state)
 {
 	char err[256], val[32], tmp[320];
-	struct table *w, *r;
+	struct lmdbfile *w, *r;
 	int before, i;
 
 	(void)state;
-	w = table_open(path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(tt_put(w, "k", "one"), TABLE_OK);
-	r = table_open(path, TABLE_READ_MISSING_OK, err, sizeof(err));
+	assert_int_equal(tt_put(w, "k", "one"), LMDBFILE_OK);
+	r = lmdbfile_open(path, LMDBFILE_READ_MISSING_OK, err, sizeof(err));
 	assert_non_null(r);
-	assert_int_equal(get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	before = count_fds();
 	for (i = 0; i < 2000; i++)
-		assert_int_equal(get(r, "k", val, sizeof(val)), TABLE_OK);
+		assert_int_equal(get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "one");
 	assert_int_equal(count_fds(), before);
 
 	/* deleted: empty at the very next lookup */
-	table_close(w);
+	lmdbfile_close(w);
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(get(r, "k", val, sizeof(val)), TABLE_NOTFOUND);
+	assert_int_equal(get(r, "k", val, sizeof(val)), LMDBFILE_NOTFOUND);
 
 	/* recreated with other contents: read at the very next lookup */
-	w = table_open(path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(tt_put(w, "k", "two"), TABLE_OK);
-	table_close(w);
-	assert_int_equal(get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(tt_put(w, "k", "two"), LMDBFILE_OK);
+	lmdbfile_close(w);
+	assert_int_equal(get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "two");
 
 	/* replaced by rename (as postmap does): the same */
 	snprintf(tmp, sizeof(tmp), "%s/new.lmdb", dir);
-	w = table_open(tmp, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(tmp, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(tt_put(w, "k", "three"), TABLE_OK);
-	table_close(w);
+	assert_int_equal(tt_put(w, "k", "three"), LMDBFILE_OK);
+	lmdbfile_close(w);
 	assert_int_equal(rename(tmp, path), 0);
-	assert_int_equal(get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "three");
 	before = count_fds();
 	for (i = 0; i < 100; i++)
-		assert_int_equal(get(r, "k", val, sizeof(val)), TABLE_OK);
+		assert_int_equal(get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_int_equal(count_fds(), before);
-	table_close(r);
+	lmdbfile_close(r);
 }
 
 static void
 test_fork_child_reads(void **state)
 {
 	char err[256], val[32];
-	struct table *w, *r;
+	struct lmdbfile *w, *r;
 	pid_t pid;
 	int st;
 
 	(void)state;
-	w = table_open(path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(tt_put(w, "k", "v"), TABLE_OK);
-	r = table_open(path, TABLE_READ, err, sizeof(err));
+	assert_int_equal(tt_put(w, "k", "v"), LMDBFILE_OK);
+	r = lmdbfile_open(path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
-	assert_int_equal(get(r, "k", val, sizeof(val)), TABLE_OK); /* pools one */
+	assert_int_equal(get(r, "k", val, sizeof(val)), LMDBFILE_OK); /* pools one */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int ok = 1;
 		for (int i = 0; i < 100 && ok; i++)
-			ok = get(r, "k", val, sizeof(val)) == TABLE_OK &&
+			ok = get(r, "k", val, sizeof(val)) == LMDBFILE_OK &&
 			     strcmp(val, "v") == 0;
 		_exit(ok ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_int_equal(get(r, "k", val, sizeof(val)), TABLE_OK);
+	assert_int_equal(get(r, "k", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "v");
-	table_close(r);
-	table_close(w);
+	lmdbfile_close(r);
+	lmdbfile_close(w);
 }
 
 static void
 test_deferred_sync(void **state)
 {
 	char err[256], val[32];
-	struct table *w, *r;
-	struct table_op op = {0, "d", 2, "1", 2};
+	struct lmdbfile *w, *r;
+	struct lmdbfile_op op = {0, "d", 2, "1", 2};
 
 	(void)state;
-	w = table_open(path, TABLE_WRITE, err, sizeof(err));
+	w = lmdbfile_open(path, LMDBFILE_WRITE, err, sizeof(err));
 	assert_non_null(w);
-	r = table_open(path, TABLE_READ, err, sizeof(err));
+	r = lmdbfile_open(path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
-	assert_int_equal(table_sync(w, err, sizeof(err)), TABLE_OK); /* nothing */
-	assert_int_equal(table_write_flags(w, &op, 1, TABLE_DEFER_SYNC, err,
+	assert_int_equal(lmdbfile_sync(w, err, sizeof(err)), LMDBFILE_OK); /* nothing */
+	assert_int_equal(lmdbfile_write_flags(w, &op, 1, LMDBFILE_DEFER_SYNC, err,
 	                                   sizeof(err)),
-	                 TABLE_OK);
-	assert_int_equal(get(r, "d", val, sizeof(val)), TABLE_OK);
+	                 LMDBFILE_OK);
+	assert_int_equal(get(r, "d", val, sizeof(val)), LMDBFILE_OK);
 	assert_string_equal(val, "1");
-	assert_int_equal(table_sync(w, err, sizeof(err)), TABLE_OK);
-	assert_int_equal(table_sync(w, err, sizeof(err)), TABLE_OK);
-	/* a deferred commit, then close: synced by table_close */
+	assert_int_equal(lmdbfile_sync(w, err, sizeof(err)), LMDBFILE_OK);
+	assert_int_equal(lmdbfile_sync(w, err, sizeof(err)), LMDBFILE_OK);
+	/* a deferred commit, then close: synced by lmdbfile_close */
 	op.key = "e";
-	assert_int_equal(table_write_flags(w, &op, 1, TABLE_DEFER_SYNC, err,
+	assert_int_equal(lmdbfile_write_flags(w, &op, 1, LMDBFILE_DEFER_SYNC, err,
 	                                   sizeof(err)),
-	                 TABLE_OK);
-	table_close(w);
-	table_close(r);
-	r = table_open(path, TABLE_READ, err, sizeof(err));
+	                 LMDBFILE_OK);
+	lmdbfile_close(w);
+	lmdbfile_close(r);
+	r = lmdbfile_open(path, LMDBFILE_READ, err, sizeof(err));
 	assert_non_null(r);
-	assert_int_equal(get(r, "d", val, sizeof(val)), TABLE_OK);
-	assert_int_equal(get(r, "e", val, sizeof(val)), TABLE_OK);
-	/* table_sync on a reader is a no-op */
-	assert_int_equal(table_sync(r, err, sizeof(err)), TABLE_OK);
-	table_close(r);
+	assert_int_equal(get(r, "d", val, sizeof(val)), LMDBFILE_OK);
+	assert_int_equal(get(r, "e", val, sizeof(val)), LMDBFILE_OK);
+	/* lmdbfile_sync on a reader is a no-op */
+	assert_int_equal(lmdbfile_sync(r, err, sizeof(err)), LMDBFILE_OK);
+	lmdbfile_close(r);
 }
 
 int
