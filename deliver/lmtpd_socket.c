@@ -1,16 +1,12 @@
 /*
  * lmtpd_socket.c - the LMTP server's listening socket (lmtpd_socket.h).
  *
- * A file left by a dead server is removed by socket_clear_stale()
- * (lib/unixsock.c, shared with the milter) only when nothing answers on
- * it; the pid file lock, taken before this runs, keeps two copies of one
- * configuration from racing for it.  inet: addresses are read and
- * opened by lib/listen.c, as tunneld's listeners are.
- *
- * The socket is created under a umask that already gives it the wanted
- * mode, then chmod'ed (the umask can only take bits away), so there is no
- * moment in which it is more open than configured.  This runs before any
- * thread exists, so changing the process umask is safe.
+ * A unix socket is put in place by daemon_listen_unix() (lib/daemon.h,
+ * shared with the milter), which calls lmtpd_socket_bind() for the bind
+ * itself at a path of its own choosing, gives the socket its mode and
+ * owner and only then its name, replacing a socket left by a dead server
+ * but never one that answers.  inet: addresses are read and opened by
+ * lib/listen.c, as tunneld's listeners are.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -74,15 +69,13 @@ lmtpd_socket_parse(const char *spec, struct lmtpd_addr *a, char *err,
 	return 0;
 }
 
-static int
-open_unix(const struct lmtpd_addr *a, mode_t mode, char *err, size_t errlen)
+int
+lmtpd_socket_bind(void *arg, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
-	mode_t old;
-	int fd, r;
+	int fd;
 
-	if (socket_clear_stale(a->path, err, errlen) < 0)
-		return -1;
+	(void)arg;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -90,28 +83,18 @@ open_unix(const struct lmtpd_addr *a, mode_t mode, char *err, size_t errlen)
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
-	old = umask((mode_t)(~mode & 0777));
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (r != 0) {
-		snprintf(err, errlen, "bind %s: %s", a->path, strerror(errno));
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    listen(fd, 128) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
 		close(fd);
-		return -1;
-	}
-	if (chmod(a->path, mode) != 0 || listen(fd, 128) != 0) {
-		snprintf(err, errlen, "%s: %s", a->path, strerror(errno));
-		close(fd);
-		unlink(a->path);
 		return -1;
 	}
 	return fd;
 }
 
 int
-lmtpd_socket_open(const struct lmtpd_addr *a, mode_t mode, char *err,
-                  size_t errlen)
+lmtpd_socket_open(const struct lmtpd_addr *a, char *err, size_t errlen)
 {
-	return a->is_unix ? open_unix(a, mode, err, errlen)
-	                  : listen_inet(a->host, a->port, err, errlen);
+	return listen_inet(a->host, a->port, err, errlen);
 }

@@ -6,11 +6,13 @@
  *       "unix:/path" (also "local:/path" or "/path"), or "inet:HOST:PORT"
  *       ("inet:[V6]:PORT" for IPv6; HOST a numeric address or a name).
  *       0, or -1 with err saying what is wrong.
- *   lmtpd_socket_open(&addr, mode, err, errlen)
- *       A non-blocking listening socket (close-on-exec).  For a unix
- *       socket, a file left by a dead server is removed first, but only
- *       when nothing answers on it (lib/unixsock.h), and the socket
- *       gets mode (deliver.lmtp-socket-mode).  Returns the fd or -1.
+ *   lmtpd_socket_open(&addr, err, errlen)
+ *       An inet: address's non-blocking listening socket (close-on-exec);
+ *       the fd or -1.
+ *   lmtpd_socket_bind(NULL, path, err, errlen)
+ *       The same for a unix socket at path: the bind for
+ *       daemon_listen_unix() (lib/daemon.h), which puts it in place with
+ *       its mode and group (deliver.lmtp-socket-mode and -group).
  *
  * Nothing here logs or exits.
  */
@@ -29,7 +31,7 @@ struct lmtpd_addr {
 
 int lmtpd_socket_parse(const char *spec, struct lmtpd_addr *a, char *err,
                        size_t errlen);
-int lmtpd_socket_open(const struct lmtpd_addr *a, mode_t mode, char *err,
-                      size_t errlen);
+int lmtpd_socket_open(const struct lmtpd_addr *a, char *err, size_t errlen);
+int lmtpd_socket_bind(void *arg, const char *path, char *err, size_t errlen);
 
 #endif

@@ -14,19 +14,24 @@
  *   none    run the daemon (in the background unless -f or a source
  *           is stdin, "-", which keeps it in the foreground)
  *
- * Daemon start-up, in this order: options, logging, configuration, the
- * sources and their parsers (so nothing is touched when the config is
- * wrong), the user, state-dir/run-dir, the pid file lock (a second
- * instance stops here), the table opened for writing and created empty
- * if missing (Postfix answers 451 while its table does not exist) and
- * owned by `user`, the switch to `user`, saved positions, the sources
- * opened (as `user`, as they will be reopened after rotation, so an
- * unreadable log fails now and clearly), detach, pid, loop.
+ * Daemon start-up, in this order (lib/daemon.h): options, logging,
+ * configuration, the sources and their parsers (so nothing is touched
+ * when the config is wrong), the user, state-dir/run-dir and the table's
+ * directory, the pid file lock (a second instance stops here), the switch
+ * to `user` (a Redis password file read just before it), then as `user`
+ * the table opened for writing and created empty if missing (Postfix
+ * answers 451 while its table does not exist), saved positions, the
+ * sources opened (as they will be reopened after rotation, so an
+ * unreadable log fails now and clearly), signals, detach, pid, loop.
+ * -l, -a and -d switch to `user` too before they open an LMDB table:
+ * root never opens it (lib/daemon.c says why); with Redis they run as
+ * whoever started them.
  *
  * Exit codes (sysexits): 64 usage, 65 bad IP, 69 a source cannot be read
  * or another instance runs, 71 privilege switch or loop set-up failed,
  * 73 a directory cannot be created, 75 table I/O error, 78 configuration
- * (including a missing user).
+ * (including a missing user, and a state-dir or run-dir the user could
+ * replace).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -133,39 +138,37 @@ free_sources(struct relayd *r)
 	r->nsources = 0;
 }
 
-/* Create the table's directory when it does not exist (owned by `user`).
- * An existing directory is left alone: it may be shared (/var/lib). */
+/* Create the table's directory when it does not exist (for `user`, as
+ * root, reached safely: lib/daemon.c).  An existing directory is left
+ * alone: it may be shared (/var/lib). */
 static void
-table_dir(const struct daemon_user *u, const char *file)
+table_dir(struct daemon *d, const char *file)
 {
-	char buf[4096], err[512];
+	char buf[4096];
 	struct stat st;
 
 	snprintf(buf, sizeof buf, "%s", file);
 	const char *dir = dirname(buf);
 	if (stat(dir, &st) == 0)
 		return;
-	if (daemon_prepare_dirs(u, dir, NULL, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "relay table directory: %s", err);
+	if (daemon_dir(d, dir) < 0)
+		log_fatalx(d->ex, "relay table %s", d->err);
 }
 
-/* Open the table for writing (creating it) and hand it to `user`. */
+/* Open the table for writing, creating it: as `user` (store_drop()). */
 static struct table *
-table_open_write(const struct daemon_user *u, const char *file)
+table_open_write(const char *file)
 {
 	char err[512];
-	table_dir(u, file);
 	struct table *t = table_open(file, TABLE_WRITE, err, sizeof err);
 	if (t == NULL)
-		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-	if (daemon_chown(u, file, err, sizeof err) < 0)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	return t;
 }
 
-/* The configured store: for writing (u set) the LMDB file created and
- * handed to `user`, for reading (u NULL) the file as it is, missing or
- * not; or the Redis client (its password file read now, as root). */
+/* The configured store: for writing (u set) the LMDB file created, for
+ * reading (u NULL) the file as it is, missing or not; or the Redis client
+ * (its password file read now).  Called by store_drop(). */
 static struct store *
 store_open(struct relayd *r, const struct daemon_user *u)
 {
@@ -178,7 +181,7 @@ store_open(struct relayd *r, const struct daemon_user *u)
 			log_fatalx(DAEMON_EX_CONFIG, "relay table: %s", err);
 		st = store_redis(rd, RELAYSTORE_NS);
 	} else if (u != NULL) {
-		st = store_lmdb(table_open_write(u, r->table_file));
+		st = store_lmdb(table_open_write(r->table_file));
 	} else {
 		struct table *t = table_open(r->table_file, TABLE_READ_MISSING_OK,
 		                             err, sizeof err);
@@ -189,6 +192,40 @@ store_open(struct relayd *r, const struct daemon_user *u)
 	if (st == NULL)
 		log_fatalx(DAEMON_EX_OSERR, "relay table: out of memory");
 	return st;
+}
+
+/* Switch to `user` for good (daemon_init() done) and return the store,
+ * opened as lib/daemon.c's rule wants: Redis's password file is read as
+ * root before the switch; an LMDB table is opened, or created, only after
+ * it, as `user`: a link the service account put in its place leads
+ * nowhere root could go. */
+static struct store *
+store_drop(struct relayd *r, struct daemon *d, int write)
+{
+	const struct daemon_user *u = write ? &d->u : NULL;
+	struct store *st = NULL;
+
+	if (relaystore_wants_redis(r->cfg))
+		st = store_open(r, u);
+	if (daemon_drop(d) < 0)
+		log_fatalx(d->ex, "%s", d->err);
+	return st != NULL ? st : store_open(r, u);
+}
+
+/* -l, -a, -d: Redis as root as it is (nothing of the service account's
+ * on disk); an LMDB table only after the switch to `user`. */
+static struct store *
+store_open_cmd(struct relayd *r, int write)
+{
+	struct daemon d;
+
+	if (relaystore_wants_redis(r->cfg))
+		return store_open(r, NULL);
+	if (daemon_init(&d, PROG, cfg_getstr(r->cfg, "user")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (write)
+		table_dir(&d, r->table_file);
+	return store_drop(r, &d, write);
 }
 
 static int
@@ -209,7 +246,7 @@ cmd_list(struct relayd *r)
 {
 	char err[512];
 	time_t now = time(NULL);
-	struct store *st = store_open(r, NULL);
+	struct store *st = store_open_cmd(r, 0);
 
 	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == TABLE_ERR)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
@@ -223,16 +260,12 @@ cmd_list(struct relayd *r)
 static int
 cmd_change(struct relayd *r, enum mode mode, const char *ip)
 {
-	struct daemon_user u;
 	struct relay_rec rec;
 	char err[512];
 
 	if (addr_parse(ip, &rec.a) < 0)
 		log_fatalx(DAEMON_EX_DATAERR, "\"%s\" is not an IP address", ip);
-	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
-	                       sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
-	struct store *st = store_open(r, &u);
+	struct store *st = store_open_cmd(r, 1);
 	rec.expires = 0;
 	if (mode == MODE_ADD) {
 		if (cidr_list_match(&r->ignore, &rec.a))
@@ -265,30 +298,26 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 static int
 run_daemon(struct relayd *r, int foreground)
 {
-	struct daemon_user u;
-	char err[1024], pidpath[4096], posfile[4096];
+	struct daemon d;
+	char err[1024], posfile[4096];
 	const char *state_dir = cfg_getstr(r->cfg, "state-dir");
 	const char *run_dir = cfg_getstr(r->cfg, "run-dir");
 
 	if (r->nsources == 0)
 		log_fatalx(DAEMON_EX_CONFIG, "no relayd.source configured: "
 		                             "nothing to follow");
-	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
-	                       sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
-	if (daemon_prepare_dirs(&u, state_dir, run_dir, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "%s", err);
-	if ((size_t)snprintf(pidpath, sizeof pidpath, "%s/" PROG ".pid",
-	                     run_dir) >= sizeof pidpath ||
-	    (size_t)snprintf(posfile, sizeof posfile, "%s/relayd.positions",
+	if ((size_t)snprintf(posfile, sizeof posfile, "%s/relayd.positions",
 	                     state_dir) >= sizeof posfile)
-		log_fatalx(DAEMON_EX_CONFIG, "state-dir or run-dir too long");
-	int pidfd = daemon_pidfile_lock(pidpath, err, sizeof err);
-	if (pidfd < 0)
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	struct store *st = store_open(r, &u);
-	if (daemon_drop_privs(&u, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+		log_fatalx(DAEMON_EX_CONFIG, "state-dir too long");
+	if (daemon_init(&d, PROG, cfg_getstr(r->cfg, "user")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_dirs(&d, state_dir, run_dir) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (!relaystore_wants_redis(r->cfg))
+		table_dir(&d, r->table_file);
+	if (daemon_lock(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	struct store *st = store_drop(r, &d, 1);
 
 	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ifd < 0)
@@ -310,27 +339,21 @@ run_daemon(struct relayd *r, int foreground)
 			           source_name(s), err);
 	}
 
-	/* Block the signals the loop takes through its signalfd before we
-	 * detach, so a TERM that arrives early is handled, not fatal. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	/* Blocked before we detach, so a TERM that arrives early is handled
+	 * by the loop's signalfd, not fatal. */
+	if (daemon_block_signals(&d, SIGTERM, SIGINT, SIGHUP, 0) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	/* Detaching points stdin at /dev/null: a "-" source (journalctl ...
 	 * | leafmail-relayd) keeps relayd in the foreground. */
 	for (size_t i = 0; i < r->nsources; i++)
 		if (source_kind(r->sources[i].src) == SOURCE_STDIN)
 			foreground = 1;
-	if (!foreground && daemon_detach(err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_detach(&d, foreground) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_ready(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	log_info("started as %s: %zu source(s), table %s, expire %llds",
-	         u.name, r->nsources, store_name(st), r->expire);
+	         d.u.name, r->nsources, store_name(st), r->expire);
 	if (store_probe(st, err, sizeof err) != TABLE_OK)
 		log_warnx("relay table: %s; logins are kept and written once it "
 		          "answers",
@@ -350,10 +373,7 @@ run_daemon(struct relayd *r, int foreground)
 	log_info("exiting (%d)", rc);
 	store_close(st);
 	close(ifd);
-	/* Still holding the lock: no other instance can own the file yet.
-	 * run-dir belongs to `user`, so this works after the switch too. */
-	unlink(pidpath);
-	close(pidfd);
+	daemon_end(&d);
 	return rc;
 }
 

@@ -9,12 +9,14 @@
  * (no TCPREMOTEIP, bad configuration, unreadable table) is logged and the
  * program runs without RELAYCLIENT, so local delivery keeps working and
  * relaying stays closed.  Standard output is the SMTP connection, so
- * nothing is ever printed there.
+ * nothing is ever printed there.  Run as root (tcpserver without -u), it
+ * reads an LMDB table as `user`, in a child (lookup_as_user()).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,17 +34,89 @@ usage(void)
 	exit(DAEMON_EX_USAGE);
 }
 
+/* 1 when a may relay by st (closed here); every failure is logged and
+ * answers 0. */
+static int
+lookup(struct store *st, const struct addr *a)
+{
+	char err[2048], buf[ADDR_STRLEN];
+	time_t expires;
+	int rc;
+
+	if (st == NULL) {
+		log_warnx("relay table: out of memory; running without RELAYCLIENT");
+		return 0;
+	}
+	rc = relaystore_check(st, a, time(NULL), &expires, err, sizeof(err));
+	store_close(st);
+	addr_format(a, buf, sizeof(buf));
+	if (rc == TABLE_ERR) {
+		log_warnx("relay table: %s; %s runs without RELAYCLIENT", err, buf);
+		return 0;
+	}
+	if (rc == 1)
+		log_info("client=%s relay=allowed reason=pop-auth expires=%lld", buf,
+		         (long long)expires);
+	return rc == 1;
+}
+
+static int
+lookup_lmdb(const char *path, const struct addr *a)
+{
+	char err[2048];
+	struct table *t = table_open(path, TABLE_READ_MISSING_OK, err, sizeof(err));
+
+	if (t == NULL) {
+		log_warnx("relay table: %s; running without RELAYCLIENT", err);
+		return 0;
+	}
+	return lookup(store_lmdb(t), a);
+}
+
+/* As root, the LMDB table is read by a child that became `user` for
+ * good, and the answer is its exit status: root never opens the table
+ * (lib/daemon.c), which the service account owns and could have replaced
+ * by a link to a file of root's.  O_NOFOLLOW alone would miss a hard
+ * link; a fork per SMTP connection costs less than the exec that
+ * follows.  The program itself still runs as whoever started us. */
+static int
+lookup_as_user(const char *user, const char *path, const struct addr *a)
+{
+	struct daemon_user u;
+	char err[512];
+	pid_t pid;
+	int status;
+
+	if (daemon_user_lookup(user, &u, err, sizeof(err)) != 0) {
+		log_warnx("%s; running without RELAYCLIENT", err);
+		return 0;
+	}
+	if ((pid = fork()) < 0) {
+		log_warn("fork; running without RELAYCLIENT");
+		return 0;
+	}
+	if (pid == 0) {
+		if (daemon_drop_privs(&u, err, sizeof(err)) != 0) {
+			log_warnx("%s; running without RELAYCLIENT", err);
+			_exit(0);
+		}
+		_exit(lookup_lmdb(path, a));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			log_warn("waitpid; running without RELAYCLIENT");
+			return 0;
+		}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 1;
+}
+
 /* 1 when ip may relay; every failure is logged and answers 0. */
 static int
 may_relay(const char *conffile, const char *ip)
 {
-	char err[2048], path[4096], buf[ADDR_STRLEN];
-	struct store *st;
-	struct table *t;
+	char err[2048], path[4096], user[64];
 	struct addr a;
-	time_t expires;
 	cfg_t *cfg;
-	int rc;
 
 	if (ip == NULL || *ip == '\0') {
 		log_warnx("TCPREMOTEIP is not set: not run by tcpserver? running "
@@ -65,38 +139,20 @@ may_relay(const char *conffile, const char *ip)
 			log_warnx("relay table: %s; running without RELAYCLIENT", err);
 			return 0;
 		}
-		st = store_redis(rd, RELAYSTORE_NS);
-	} else {
-		if (relaytable_path(cfg_getstr(cfg_getsec(cfg, "relay"), "table"),
-		                    path, sizeof(path)) != 0) {
-			log_warnx("relay.table is too long; running without "
-			          "RELAYCLIENT");
-			conf_free(cfg);
-			return 0;
-		}
+		return lookup(store_redis(rd, RELAYSTORE_NS), &a);
+	}
+	if (relaytable_path(cfg_getstr(cfg_getsec(cfg, "relay"), "table"),
+	                    path, sizeof(path)) != 0) {
+		log_warnx("relay.table is too long; running without "
+		          "RELAYCLIENT");
 		conf_free(cfg);
-		t = table_open(path, TABLE_READ_MISSING_OK, err, sizeof(err));
-		if (t == NULL) {
-			log_warnx("relay table: %s; running without RELAYCLIENT", err);
-			return 0;
-		}
-		st = store_lmdb(t);
-	}
-	if (st == NULL) {
-		log_warnx("relay table: out of memory; running without RELAYCLIENT");
 		return 0;
 	}
-	rc = relaystore_check(st, &a, time(NULL), &expires, err, sizeof(err));
-	store_close(st);
-	addr_format(&a, buf, sizeof(buf));
-	if (rc == TABLE_ERR) {
-		log_warnx("relay table: %s; %s runs without RELAYCLIENT", err, buf);
-		return 0;
-	}
-	if (rc == 1)
-		log_info("client=%s relay=allowed reason=pop-auth expires=%lld", buf,
-		         (long long)expires);
-	return rc == 1;
+	snprintf(user, sizeof(user), "%s", cfg_getstr(cfg, "user"));
+	conf_free(cfg);
+	if (geteuid() == 0)
+		return lookup_as_user(user, path, &a);
+	return lookup_lmdb(path, &a);
 }
 
 int

@@ -3,8 +3,14 @@
  * that accepts UMTP datagrams and injects their messages into the local
  * MTA.
  *
- * Start-up (daemon.h order): configuration, pid file lock, bind, read
- * every key, create dirs, drop privileges, detach unless -f, write pid.
+ * Start-up (lib/daemon.h): configuration (-t stops here), state-dir and
+ * run-dir, the pid file lock, bind, every key and the Redis password
+ * read, the switch to `user`, detach unless -f, the pid; then, as
+ * `user`, the duplicate store.  Exit codes: 0 after SIGTERM, 64 usage,
+ * 69 another instance or the socket cannot be bound, 70 libcurl, 71 the
+ * switch or fork, 73 a directory or the duplicate store cannot be
+ * created, 78 configuration (a missing user, unreadable keys, a state-dir
+ * or run-dir the user could replace).
  *
  * For every datagram one log line, accepted or refused with the reason.
  * Rules (BRIEF): protocol 1 only from a peer configured with protocol = 1
@@ -429,12 +435,11 @@ int
 receive_main(int argc, char **argv)
 {
 	const char *path = CONF_DEFAULT_PATH;
-	char err[2048], pidpath[4096], dedup_file[4096], *host = NULL,
-	     *port = NULL;
-	int ch, foreground = 0, test = 0, fd, pidfd, ex = DAEMON_EX_CONFIG;
+	char err[2048], dedup_file[4096], *host = NULL, *port = NULL;
+	int ch, foreground = 0, test = 0, fd, ex = DAEMON_EX_CONFIG;
 	struct receiver r;
 	size_t replay_cap;
-	struct daemon_user u;
+	struct daemon d;
 	struct sigaction sa;
 	struct redis *rd = NULL;
 	cfg_t *cfg, *sec;
@@ -494,9 +499,12 @@ receive_main(int argc, char **argv)
 		goto out;
 	}
 	if (umtp_peers_load(sec, 1, &r.peers, err, sizeof err) < 0 ||
-	    inject_parse(cfg_getstr(sec, "inject"), &r.inject, err, sizeof err) < 0 ||
-	    daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof err) < 0) {
+	    inject_parse(cfg_getstr(sec, "inject"), &r.inject, err, sizeof err) < 0) {
 		log_warnx("%s", err);
+		goto out;
+	}
+	if (daemon_init(&d, "umtp", cfg_getstr(cfg, "user")) < 0) {
+		log_warnx("%s", d.err);
 		goto out;
 	}
 	r.inject.timeout = conf_duration(sec, "inject-timeout");
@@ -515,83 +523,44 @@ receive_main(int argc, char **argv)
 		ex = 0;
 		goto out;
 	}
-	if (snprintf(pidpath, sizeof pidpath, "%s/umtp.pid",
-	             cfg_getstr(cfg, "run-dir")) >= (int)sizeof pidpath) {
-		log_warnx("run-dir too long");
-		goto out;
-	}
-	if (daemon_prepare_dirs(&u, cfg_getstr(cfg, "state-dir"),
-	                        cfg_getstr(cfg, "run-dir"), err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_CANTCREAT;
-		goto out;
-	}
-	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof err)) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_UNAVAILABLE;
-		goto out;
-	}
+	if (daemon_dirs(&d, cfg_getstr(cfg, "state-dir"),
+	                cfg_getstr(cfg, "run-dir")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_lock(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	long sockbuf = cfg_getint(sec, "socket-buffer");
 	if ((fd = bind_socket(host, port, sockbuf > INT_MAX ? INT_MAX : (int)sockbuf,
-	                      r.sweep_every, err, sizeof err)) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_UNAVAILABLE;
-		goto out;
-	}
-	if (umtp_peers_read_keys(&r.peers, 1, err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		goto out;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		log_warnx("curl_global_init failed");
-		ex = DAEMON_EX_SOFTWARE;
-		goto out;
-	}
+	                      r.sweep_every, err, sizeof err)) < 0)
+		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
+	if (umtp_peers_read_keys(&r.peers, 1, err, sizeof err) < 0)
+		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		log_fatalx(DAEMON_EX_SOFTWARE, "curl_global_init failed");
 	/* Its password file is read now, as root. */
 	if (dedupstore_wants_redis(cfg) &&
-	    (rd = redis_new(cfg, err, sizeof err)) == NULL) {
-		log_warnx("duplicate store: %s", err);
-		ex = DAEMON_EX_CONFIG;
-		goto out;
-	}
-	if (daemon_drop_privs(&u, err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_OSERR;
-		goto out;
-	}
-	if (!foreground && daemon_detach(err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_OSERR;
-		goto out;
-	}
-	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_OSERR;
-		goto out;
-	}
-	/* After detaching: an LMDB environment must not cross a fork. */
+	    (rd = redis_new(cfg, err, sizeof err)) == NULL)
+		log_fatalx(DAEMON_EX_CONFIG, "duplicate store: %s", err);
+	if (daemon_drop(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_detach(&d, foreground) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_ready(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	/* As user (never as root: lib/daemon.c), and after detaching: an
+	 * LMDB environment must not cross a fork. */
 	if (rd != NULL) {
 		r.dedup = store_redis(rd, DEDUPSTORE_NS);
 		rd = NULL;
-		if (r.dedup == NULL) {
-			log_warnx("duplicate store: out of memory");
-			ex = DAEMON_EX_OSERR;
-			goto out;
-		}
+		if (r.dedup == NULL)
+			log_fatalx(DAEMON_EX_OSERR, "duplicate store: out of memory");
 	} else {
 		struct table *t = table_open(dedup_file, TABLE_WRITE, err, sizeof err);
-		if (t == NULL || (r.dedup = store_lmdb(t)) == NULL) {
-			log_warnx("duplicate store: %s",
-			          t == NULL ? err : "out of memory");
-			ex = DAEMON_EX_CANTCREAT;
-			goto out;
-		}
+		if (t == NULL || (r.dedup = store_lmdb(t)) == NULL)
+			log_fatalx(DAEMON_EX_CANTCREAT, "duplicate store: %s",
+			           t == NULL ? err : "out of memory");
 	}
-	if ((r.replay = replay_new(replay_cap, r.skew)) == NULL) {
-		log_warnx("out of memory");
-		ex = DAEMON_EX_OSERR;
-		goto out;
-	}
+	if ((r.replay = replay_new(replay_cap, r.skew)) == NULL)
+		log_fatalx(DAEMON_EX_OSERR, "out of memory");
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal; /* no SA_RESTART: recvmmsg returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
@@ -604,7 +573,7 @@ receive_main(int argc, char **argv)
 	run(&r, fd);
 	log_info("exiting: %lu accepted, %lu refused, %lu lost", r.accepted,
 	         r.refused, r.lost);
-	unlink(pidpath);
+	daemon_end(&d);
 	ex = 0;
 out:
 	store_close(r.dedup);
