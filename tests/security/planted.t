@@ -40,6 +40,14 @@ plant() {
 	if [ "$1" = hard ]; then as_svc ln -f "$2" "$3"; else as_svc ln -sf "$2" "$3"; fi
 }
 evidence() { sed 's/^/#   /' "$1" | tail -5; }
+# start_over KIND TARGET LINK DAEMON LOG: plant the link, then run the
+# daemon (stopped again if it started); r as run_daemon returned
+start_over() {
+	plant "$1" "$2" "$3"
+	run_daemon "$4" "$5"
+	r=$?
+	[ "$r" -eq 0 ] && stop_daemon
+}
 
 # --- the relay table ---
 now=$(date +%s)
@@ -50,10 +58,7 @@ for k in $KINDS; do
 	seal "$TGT"
 	fresh_dir "$T/state"
 	fresh_dir "$T/run"
-	plant "$k" "$TGT" "$T/state/relay.lmdb"
-	run_daemon relayd "$T/relayd.log"
-	r=$?
-	[ "$r" -eq 0 ] && stop_daemon
+	start_over "$k" "$TGT" "$T/state/relay.lmdb" relayd "$T/relayd.log"
 	check_target "relayd started as root over a planted $k link: root's map untouched" "$TGT"
 	if [ "$r" -eq 1 ] && [ "$DRC" -eq 75 ] && grep -q "Permission denied" "$T/relayd.log"; then
 		ok "... relayd refuses the table it cannot open as $SVC (exit 75)"
@@ -123,36 +128,26 @@ sed "s|^run-dir = .*|run-dir = \"$T/home/run\"|" "$CFG" >"$T/homerun.conf"
 as_svc ln -s "$T/rootdir" "$T/home/state"
 as_svc ln -s "$T/rootdir" "$T/home/run"
 fresh_dir "$T/run"
-"$RELAYD" -f -c "$T/home.conf" >"$T/dir.out" 2>&1 &
-DPID=$!
-track_pid "$DPID"
-wait_for 10 sh -c "grep -q 'started as' '$T/dir.out' || ! kill -0 $DPID"
-kill -0 "$DPID" 2>/dev/null && stop_daemon
-wait "$DPID" 2>/dev/null
-r=$?
+# with_conf NAME CONF LOG: daemon NAME with CONF; r its exit status (0
+# when it started: then stopped)
+with_conf() {
+	_c=$CFG
+	CFG=$2
+	run_daemon "$1" "$3" && stop_daemon
+	CFG=$_c
+	r=${DRC:-0}
+}
+with_conf relayd "$T/home.conf" "$T/dir.out"
 check "state-dir in a directory of $SVC's: refused, exit 78 (got $r)" [ "$r" -eq 78 ]
 check "... saying why" grep -q "refusing" "$T/dir.out"
 check "... and the directory its link led to is still root's 0700" \
 	[ "$(stat -c '%U %a' "$T/rootdir")" = "root 700" ]
-"$MILTER" -f -c "$T/homerun.conf" >"$T/dir2.out" 2>&1 &
-DPID=$!
-track_pid "$DPID"
-wait_for 10 sh -c "grep -q 'started on' '$T/dir2.out' || ! kill -0 $DPID"
-kill -0 "$DPID" 2>/dev/null && stop_daemon
-wait "$DPID" 2>/dev/null
-r=$?
+with_conf milter "$T/homerun.conf" "$T/dir2.out"
 check "milter run-dir in a directory of $SVC's: refused, exit 78 (got $r)" [ "$r" -eq 78 ]
 check "... and root's directory untouched" [ "$(stat -c '%U %a' "$T/rootdir")" = "root 700" ]
 as_svc rm "$T/home/state"
 as_svc mkdir "$T/home/state"
-"$RELAYD" -c "$T/home.conf" -t >/dev/null 2>&1
-"$RELAYD" -f -c "$T/home.conf" >"$T/dir3.out" 2>&1 &
-DPID=$!
-track_pid "$DPID"
-wait_for 10 sh -c "grep -q 'started as' '$T/dir3.out' || ! kill -0 $DPID"
-kill -0 "$DPID" 2>/dev/null && stop_daemon
-wait "$DPID" 2>/dev/null
-r=$?
+with_conf relayd "$T/home.conf" "$T/dir3.out"
 check "a state-dir of $SVC's in a directory of $SVC's: refused too (exit $r)" [ "$r" -eq 78 ]
 
 # --- state files ---
@@ -173,10 +168,7 @@ for k in $KINDS; do
 
 	make_target "$T/target"
 	fresh_dir "$T/state"
-	plant "$k" "$T/target" "$T/state/umtp-dedup.lmdb"
-	run_daemon umtp "$T/dedup.log"
-	r=$?
-	[ "$r" -eq 0 ] && stop_daemon
+	start_over "$k" "$T/target" "$T/state/umtp-dedup.lmdb" umtp "$T/dedup.log"
 	check_target "umtp receive over a planted $k duplicate store: untouched" "$T/target"
 done
 
@@ -185,10 +177,7 @@ make_target "$T/target"
 for dmn in milter lmtp; do
 	fresh_dir "$T/run"
 	sock=$T/run/$dmn.sock
-	as_svc ln -s "$T/target" "$sock"
-	run_daemon "$dmn" "$T/$dmn.log"
-	r=$?
-	[ "$r" -eq 0 ] && stop_daemon
+	start_over sym "$T/target" "$sock" "$dmn" "$T/$dmn.log"
 	check "$dmn refuses a link at its socket's name (exit $DRC)" test "$r.$DRC" = 1.69
 	check_target "... and leaves root's file alone" "$T/target"
 done

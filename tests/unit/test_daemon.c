@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "safedir.h"
+#include "unixsock_testutil.h"
 
 static char dir[] = "/tmp/leafmail-daemon-XXXXXX";
 
@@ -332,24 +333,6 @@ test_safedir(void **state)
 	assert_int_equal(st.st_uid, 0);
 }
 
-static int
-bind_at(void *arg, const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sun;
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	(void)arg;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    listen(fd, 5) != 0) {
-		snprintf(err, errlen, "bind");
-		return -1;
-	}
-	return fd;
-}
-
 /* daemon_listen_unix: owner and mode set; in use, or not a socket: 69. */
 static void
 test_listen_unix(void **state)
@@ -364,7 +347,7 @@ test_listen_unix(void **state)
 	snprintf(path, sizeof(path), "%s/s.sock", run);
 	assert_int_equal(daemon_init(&d, "x", user()), 0);
 	assert_int_equal(daemon_dirs(&d, NULL, run), 0);
-	fd = daemon_listen_unix(&d, path, 0660, (gid_t)-1, bind_at, NULL, &stale);
+	fd = daemon_listen_unix(&d, path, 0660, (gid_t)-1, testutil_bind, NULL, &stale);
 	assert_true(fd > 0);
 	assert_int_equal(stale, 0);
 	assert_int_equal(lstat(path, &st), 0);
@@ -372,11 +355,11 @@ test_listen_unix(void **state)
 	assert_int_equal(st.st_mode & 07777, 0660);
 	assert_int_equal(st.st_uid, d.u.uid);
 	assert_int_equal(st.st_gid, d.u.gid);
-	assert_int_equal(daemon_listen_unix(&d, path, 0660, (gid_t)-1, bind_at,
+	assert_int_equal(daemon_listen_unix(&d, path, 0660, (gid_t)-1, testutil_bind,
 	                                    NULL, &stale), -1);
 	assert_int_equal(d.ex, DAEMON_EX_UNAVAILABLE);
 	close(fd);
-	fd = daemon_listen_unix(&d, path, 0600, (gid_t)-1, bind_at, NULL, &stale);
+	fd = daemon_listen_unix(&d, path, 0600, (gid_t)-1, testutil_bind, NULL, &stale);
 	assert_true(fd > 0);
 	assert_int_equal(stale, 1);
 	close(fd);

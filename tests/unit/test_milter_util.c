@@ -27,6 +27,7 @@
 #include "../../milter/logsafe.h"
 #include "../../milter/session.h"
 #include "unixsock.h"
+#include "unixsock_testutil.h"
 
 /* --- logsafe --- */
 
@@ -207,26 +208,6 @@ test_probe(void **state)
 }
 
 static int
-bind_here(void *arg, const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sun;
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	(void)arg;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    listen(fd, 5) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int
 bind_fails(void *arg, const char *path, char *err, size_t errlen)
 {
 	(void)arg;
@@ -261,7 +242,7 @@ test_create(void **state)
 	assert_int_equal(symlink(target, path), 0);
 
 	fd = socket_create_at(dfd, "c.sock", 0640, (uid_t)-1, (gid_t)-1,
-	                      bind_here, NULL, err, sizeof(err));
+	                      testutil_bind, NULL, err, sizeof(err));
 	assert_true(fd > 0);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
@@ -275,7 +256,7 @@ test_create(void **state)
 
 	/* Over the stale one. */
 	fd = socket_create_at(dfd, "c.sock", 0600, (uid_t)-1, (gid_t)-1,
-	                      bind_here, NULL, err, sizeof(err));
+	                      testutil_bind, NULL, err, sizeof(err));
 	assert_true(fd > 0);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
