@@ -194,9 +194,12 @@ safedir_open(const char *path, const struct daemon_user *u, int flags,
 		e = errno;
 		close(pfd);
 		/* 0755 whatever the umask: Postfix must reach sockets in it. */
-		if (nfd < 0 || (made && fchmod(nfd, 0755) < 0)) {
-			if (nfd >= 0)
-				e = errno, close(nfd);
+		if (nfd >= 0 && made && fchmod(nfd, 0755) < 0) {
+			e = errno;
+			close(nfd);
+			nfd = -1;
+		}
+		if (nfd < 0) {
 			snprintf(err, errlen, "%s/%s: %s", where, comp, strerror(e));
 			errno = e;
 			goto fail;
