@@ -77,8 +77,10 @@ lookup_lmdb(const char *path, const struct addr *a)
  * good, and the answer is its exit status: root never opens the table
  * (lib/daemon.c), which the service account owns and could have replaced
  * by a link to a file of root's.  O_NOFOLLOW alone would miss a hard
- * link; a fork per SMTP connection costs less than the exec that
- * follows.  The program itself still runs as whoever started us. */
+ * link.  The child and the switch cost about 1 ms per connection
+ * (measured: 2.8 -> 4.0 ms for relaylock running /bin/true as root),
+ * small beside an SMTP session; run under tcpserver -u, none is needed.
+ * The program itself still runs as whoever started us. */
 static int
 lookup_as_user(const char *user, const char *path, const struct addr *a)
 {
