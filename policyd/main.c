@@ -9,14 +9,15 @@
  *
  *   leafmail-policyd [-fhtV] [-c FILE]
  *
- * Start-up, in this order: options, configuration (policyd, relay and
- * redis sections; the Redis password file is read now, as root), the
- * user (-t stops here: exit 0 or 78), run-dir and the pid file lock (a
- * second instance stops here), an inet socket bound (as root), the switch
- * to `user`, a unix socket made (as `user`, see listener.h), detach
- * unless -f, the pid written, the relay table probed (an LMDB file is
- * opened on its first use, after the fork, as `user`: an LMDB environment
- * must not cross a fork), serve until SIGTERM.
+ * Start-up (lib/daemon.h), in this order: options, configuration
+ * (policyd, relay and redis sections; the Redis password file is read
+ * now, as root), the user (-t stops here: exit 0 or 78), run-dir and the
+ * pid file lock (a second instance stops here), the socket (inet: bound
+ * as root; unix: put in place with its mode by daemon_listen_unix()),
+ * the switch to `user`, detach unless -f, the pid written, the relay
+ * table probed (an LMDB file is opened on its first use, after the fork,
+ * as `user`: an LMDB environment must not cross a fork), serve until
+ * SIGTERM.
  *
  * Exit codes (sysexits): 64 usage, 69 the socket cannot be opened, or
  * another instance runs, 71 privilege switch,
@@ -32,7 +33,7 @@
 #include "answer.h"
 #include "conf.h"
 #include "daemon.h"
-#include "listener.h"
+#include "listenaddr.h"
 #include "log.h"
 #include "relaystore.h"
 #include "server.h"
@@ -41,7 +42,7 @@
 #define PROG "leafmail-policyd"
 
 struct settings {
-	struct listener_addr addr;
+	struct listenaddr addr;
 	mode_t mode;
 	struct policy policy;
 	struct server_conf server;
@@ -69,7 +70,8 @@ load(cfg_t *cfg, struct settings *st, char *err, size_t errlen)
 	cfg_t *sec = cfg_getsec(cfg, "policyd");
 	unsigned i;
 
-	if (listener_parse(cfg_getstr(sec, "socket"), &st->addr, err, errlen) != 0)
+	if (listenaddr_parse(cfg_getstr(sec, "socket"), "policyd.socket", &st->addr,
+	                     err, errlen) != 0)
 		return -1;
 	if (socket_parse_mode(cfg_getstr(sec, "socket-mode"), &st->mode) != 0) {
 		snprintf(err, errlen, "policyd.socket-mode: not an octal mode <= 0777");
@@ -121,11 +123,11 @@ main(int argc, char **argv)
 	static struct lograte denied, failed, bad;
 	struct settings st;
 	struct answer_ctx ctx;
-	struct daemon_user u;
+	struct daemon d;
 	struct store *store;
-	const char *conffile = CONF_DEFAULT_PATH, *run_dir;
-	char err[4096], pidpath[4096];
-	int ch, foreground = 0, test = 0, pidfd, lfd = -1, rc;
+	const char *conffile = CONF_DEFAULT_PATH;
+	char err[4096];
+	int ch, foreground = 0, test = 0, lfd = -1, rc, stale = 0;
 	cfg_t *cfg;
 
 	while ((ch = getopt(argc, argv, "c:fhtV")) != -1) {
@@ -146,8 +148,11 @@ main(int argc, char **argv)
 	log_init(PROG, 1, 0); /* stderr too until we detach */
 	memset(&st, 0, sizeof(st));
 	rc = (cfg = conf_load(conffile, err, sizeof(err))) == NULL ||
-	     load(cfg, &st, err, sizeof(err)) != 0 ||
-	     daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof(err)) != 0;
+	     load(cfg, &st, err, sizeof(err)) != 0;
+	if (rc == 0 && daemon_init(&d, PROG, cfg_getstr(cfg, "user")) != 0) {
+		snprintf(err, sizeof(err), "%s", d.err);
+		rc = 1;
+	}
 	if (rc != 0 || test) {
 		if (rc != 0)
 			fprintf(stderr, "%s: %s\n", conffile, err);
@@ -160,30 +165,31 @@ main(int argc, char **argv)
 		return rc != 0 ? DAEMON_EX_CONFIG : 0;
 	}
 
-	run_dir = cfg_getstr(cfg, "run-dir");
-	if (daemon_prepare_dirs(&u, NULL, run_dir, err, sizeof(err)) != 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "%s", err);
-	if ((size_t)snprintf(pidpath, sizeof(pidpath), "%s/" PROG ".pid",
-	                     run_dir) >= sizeof(pidpath))
-		log_fatalx(DAEMON_EX_CONFIG, "run-dir too long");
-	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof(err))) < 0)
+	if (daemon_dirs(&d, NULL, cfg_getstr(cfg, "run-dir")) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_lock(&d) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (st.addr.is_unix) {
+		/* Its mode set before it has its name (lib/daemon.c). */
+		lfd = daemon_listen_unix(&d, st.addr.path, st.mode, (gid_t)-1,
+		                         listenaddr_bind_unix, NULL, &stale);
+		if (lfd < 0)
+			log_fatalx(d.ex, "%s", d.err);
+		if (stale)
+			log_info("removed stale socket %s (nothing was listening)",
+			         st.addr.path);
+	} else if ((lfd = listenaddr_open_inet(&st.addr, err, sizeof(err))) < 0) {
 		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	if (!st.addr.is_unix &&
-	    (lfd = listener_open(&st.addr, st.mode, err, sizeof(err))) < 0)
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	if (daemon_drop_privs(&u, err, sizeof(err)) != 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (st.addr.is_unix &&
-	    (lfd = listener_open(&st.addr, st.mode, err, sizeof(err))) < 0)
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	umask(077);
-	if (!foreground) {
-		if (daemon_detach(err, sizeof(err)) != 0)
-			log_fatalx(DAEMON_EX_OSERR, "%s", err);
-		log_set_stderr(0);
 	}
-	if (daemon_pidfile_write(pidfd, err, sizeof(err)) != 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_drop(&d) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	umask(077);
+	if (!foreground)
+		log_set_stderr(0);
+	if (daemon_detach(&d, foreground) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_ready(&d) != 0)
+		log_fatalx(d.ex, "%s", d.err);
 
 	store = open_store(&st);
 	conf_lograte(cfg, &denied, "relay decisions without permission");
@@ -195,17 +201,16 @@ main(int argc, char **argv)
 	st.server.lfd = lfd;
 	st.server.ctx = &ctx;
 	log_info("listening on %s as %s, relay table %s, at most %d connections",
-	         cfg_getstr(cfg_getsec(cfg, "policyd"), "socket"), u.name,
+	         cfg_getstr(cfg_getsec(cfg, "policyd"), "socket"), d.u.name,
 	         store_name(store), st.server.max_conns);
 	rc = server_run(&st.server);
 
 	if (st.addr.is_unix && unlink(st.addr.path) != 0)
 		log_warn("removing %s", st.addr.path);
+	daemon_end(&d);
 	if (rc > 0) /* connections still busy: they use the store */
 		exit(0);
 	log_info("stopped");
-	unlink(pidpath);
-	close(pidfd);
 	store_close(store);
 	policy_free(&st.policy);
 	conf_free(cfg);

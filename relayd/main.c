@@ -16,20 +16,25 @@
  *   none    run the daemon (in the background unless -f or a source
  *           is stdin, "-", which keeps it in the foreground)
  *
- * Daemon start-up, in this order: options, logging, configuration, the
- * sources built (parsers compiled, API keys read as root; nothing is
- * touched when the config is wrong), the user, state-dir/run-dir, the pid file lock (a second
- * instance stops here), the table opened for writing and created empty
- * if missing (Postfix answers 451 while its table does not exist) and
- * owned by `user`, the switch to `user`, the sources opened with their
- * saved positions (as `user`, as they will be reopened after rotation,
- * so an unreadable log or a busy port fails now and clearly), detach,
- * pid, loop.
+ * Daemon start-up, in this order (lib/daemon.h): options, logging,
+ * configuration, the sources built (parsers compiled, API keys read as
+ * root; nothing is touched when the config is wrong), the user,
+ * state-dir/run-dir and the table's directory, the pid file lock (a
+ * second instance stops here), the switch to `user` (a Redis password
+ * file read just before it), then as `user` the table opened for writing
+ * and created empty if missing (Postfix answers 451 while its table does
+ * not exist), the sources opened with their saved positions (as they will
+ * be reopened after rotation, so an unreadable log or a busy port fails
+ * now and clearly), signals, detach, pid, loop.
+ * -l, -a and -d switch to `user` too before they open an LMDB table:
+ * root never opens it (lib/daemon.c says why); with Redis they run as
+ * whoever started them.
  *
  * Exit codes (sysexits): 64 usage, 65 bad IP, 69 a source cannot be read
  * or another instance runs, 71 privilege switch or loop set-up failed,
  * 73 a directory cannot be created, 75 table I/O error, 78 configuration
- * (including a missing user).
+ * (including a missing user, and a state-dir or run-dir the user could
+ * replace).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -159,44 +164,79 @@ loop_settings(struct relayd *r, struct loop_conf *lc)
 	    (size_t)cfg_getint(r->relay, "hold-max-sessions");
 }
 
-/* Create the table's directory when it does not exist (owned by `user`).
- * An existing directory is left alone: it may be shared (/var/lib). */
+/* Create the table's directory when it does not exist (for `user`, as
+ * root, reached safely: lib/daemon.c).  An existing directory is left
+ * alone: it may be shared (/var/lib). */
 static void
-table_dir(const struct daemon_user *u, const char *file)
+table_dir(struct daemon *d, const char *file)
 {
-	char buf[4096], err[512];
+	char buf[4096];
 	struct stat st;
 
 	snprintf(buf, sizeof buf, "%s", file);
 	const char *dir = dirname(buf);
 	if (stat(dir, &st) == 0)
 		return;
-	if (daemon_prepare_dirs(u, dir, NULL, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "relay table directory: %s", err);
+	if (daemon_dir(d, dir) < 0)
+		log_fatalx(d->ex, "relay table %s", d->err);
 }
 
-/* The configured store, opened by relaystore_open(): for writing (u set)
- * an LMDB file is created now and handed to `user`; for reading (u NULL)
- * the file is taken as it is, missing or not.  Redis: its password file
- * is read now, as root. */
-static struct store *
-relay_open(struct relayd *r, const struct daemon_user *u)
+/* relay.store is "redis": nothing of the service account's on disk. */
+static int
+uses_redis(const struct relayd *r)
 {
-	int lmdb = strcmp(cfg_getstr(r->relay, "store"), "lmdb") == 0;
-	char err[512];
-	struct store *st;
+	return strcmp(cfg_getstr(r->relay, "store"), "redis") == 0;
+}
 
-	if (u != NULL && lmdb)
-		table_dir(u, r->table_file);
-	st = relaystore_open(r->cfg, u != NULL ? STORE_WRITE : STORE_READ, err,
-	                     sizeof err);
+/* The configured store (relaystore_open()): a Redis password file is
+ * read now, so call it as root before the switch; an LMDB file is opened
+ * on its first use, which comes after the switch (store_drop()). */
+static struct store *
+relay_open(struct relayd *r, int write)
+{
+	char err[512];
+	struct store *st = relaystore_open(r->cfg, write ? STORE_WRITE : STORE_READ,
+	                                   err, sizeof err);
+
 	if (st == NULL)
 		log_fatalx(DAEMON_EX_CONFIG, "relay table: %s", err);
-	if (u != NULL && lmdb &&
-	    (store_probe(st, err, sizeof err) != STORE_OK ||
-	     daemon_chown(u, r->table_file, err, sizeof err) < 0))
+	return st;
+}
+
+/* Switch to `user` for good (daemon_init() done) and return the store,
+ * opened as lib/daemon.c's rule wants: Redis's password file is read as
+ * root before the switch; an LMDB table is opened, or created, only after
+ * it, as `user`: a link the service account put in its place leads
+ * nowhere root could go.  For writing, an LMDB table is created now:
+ * Postfix answers 451 while an access table it was given is missing. */
+static struct store *
+store_drop(struct relayd *r, struct daemon *d, int write)
+{
+	struct store *st = relay_open(r, write);
+	char err[512];
+
+	if (daemon_drop(d) < 0)
+		log_fatalx(d->ex, "%s", d->err);
+	if (write && !uses_redis(r) &&
+	    store_probe(st, err, sizeof err) != STORE_OK)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	return st;
+}
+
+/* -l, -a, -d: Redis as root as it is (nothing of the service account's
+ * on disk); an LMDB table only after the switch to `user`. */
+static struct store *
+store_open_cmd(struct relayd *r, int write)
+{
+	struct daemon d;
+
+	if (uses_redis(r))
+		return relay_open(r, write);
+	if (daemon_init(&d, PROG, cfg_getstr(r->cfg, "user")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (write)
+		table_dir(&d, r->table_file);
+	return store_drop(r, &d, write);
 }
 
 static int
@@ -217,7 +257,7 @@ cmd_list(struct relayd *r)
 {
 	char err[512];
 	time_t now = time(NULL);
-	struct store *st = relay_open(r, NULL);
+	struct store *st = store_open_cmd(r, 0);
 
 	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == STORE_ERR)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
@@ -231,16 +271,12 @@ cmd_list(struct relayd *r)
 static int
 cmd_change(struct relayd *r, enum mode mode, const char *ip)
 {
-	struct daemon_user u;
 	struct relay_rec rec;
 	char err[512];
 
 	if (addr_parse(ip, &rec.a) < 0)
 		log_fatalx(DAEMON_EX_DATAERR, "\"%s\" is not an IP address", ip);
-	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
-	                       sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
-	struct store *st = relay_open(r, &u);
+	struct store *st = store_open_cmd(r, 1);
 	rec.expires = 0;
 	if (mode == MODE_ADD) {
 		if (cidr_list_match(&r->ignore, &rec.a))
@@ -273,56 +309,46 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 static int
 run_daemon(struct relayd *r, int foreground)
 {
-	struct daemon_user u;
-	char err[1024], pidpath[4096], posfile[4096], sessfile[4096];
+	struct daemon d;
+	char err[1024], posfile[4096], sessfile[4096];
 	const char *state_dir = cfg_getstr(r->cfg, "state-dir");
 	const char *run_dir = cfg_getstr(r->cfg, "run-dir");
 
 	if (r->ninputs == 0)
 		log_fatalx(DAEMON_EX_CONFIG, "no relayd.source configured: "
 		                             "nothing to follow");
-	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
-	                       sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
-	if (daemon_prepare_dirs(&u, state_dir, run_dir, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "%s", err);
-	if ((size_t)snprintf(pidpath, sizeof pidpath, "%s/" PROG ".pid",
-	                     run_dir) >= sizeof pidpath ||
-	    (size_t)snprintf(posfile, sizeof posfile, "%s/relayd.positions",
+	if ((size_t)snprintf(posfile, sizeof posfile, "%s/relayd.positions",
 	                     state_dir) >= sizeof posfile ||
 	    (size_t)snprintf(sessfile, sizeof sessfile, "%s/relayd.sessions",
 	                     state_dir) >= sizeof sessfile)
-		log_fatalx(DAEMON_EX_CONFIG, "state-dir or run-dir too long");
-	int pidfd = daemon_pidfile_lock(pidpath, err, sizeof err);
-	if (pidfd < 0)
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	struct store *st = relay_open(r, &u);
-	if (daemon_drop_privs(&u, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+		log_fatalx(DAEMON_EX_CONFIG, "state-dir too long");
+	if (daemon_init(&d, PROG, cfg_getstr(r->cfg, "user")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_dirs(&d, state_dir, run_dir) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (!uses_redis(r))
+		table_dir(&d, r->table_file);
+	if (daemon_lock(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	struct store *st = store_drop(r, &d, 1);
 
 	open_sources(r, posfile);
 
-	/* Block the signals the loop takes through its signalfd before we
-	 * detach, so a TERM that arrives early is handled, not fatal. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	/* Blocked before we detach, so a TERM that arrives early is handled
+	 * by the loop's signalfd, not fatal. */
+	if (daemon_block_signals(&d, SIGTERM, SIGINT, SIGHUP, 0) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	/* Detaching points stdin at /dev/null: a "-" source (journalctl ...
 	 * | leafmail-relayd) keeps relayd in the foreground. */
 	for (size_t i = 0; i < r->ninputs; i++)
 		if (strcmp(r->inputs[i]->name, "-") == 0)
 			foreground = 1;
-	if (!foreground && daemon_detach(err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_detach(&d, foreground) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_ready(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	log_info("started as %s: %zu source(s), table %s, expire %llds",
-	         u.name, r->ninputs, store_name(st), r->expire);
+	         d.u.name, r->ninputs, store_name(st), r->expire);
 	if (store_probe(st, err, sizeof err) != STORE_OK)
 		log_warnx("relay table: %s; logins are kept and written once it "
 		          "answers",
@@ -337,10 +363,7 @@ run_daemon(struct relayd *r, int foreground)
 	int rc = loop_run(&lc);
 	log_info("exiting (%d)", rc);
 	store_close(st);
-	/* Still holding the lock: no other instance can own the file yet.
-	 * run-dir belongs to `user`, so this works after the switch too. */
-	unlink(pidpath);
-	close(pidfd);
+	daemon_end(&d);
 	return rc;
 }
 

@@ -3,8 +3,14 @@
  * that accepts UMTP datagrams and injects their messages into the local
  * MTA.
  *
- * Start-up (daemon.h order): configuration, pid file lock, bind, read
- * every key, create dirs, drop privileges, detach unless -f, write pid.
+ * Start-up (lib/daemon.h): configuration (-t stops here), state-dir and
+ * run-dir, the pid file lock, bind, every key and the Redis password
+ * read, the switch to `user`, detach unless -f, the pid; then, as
+ * `user`, the duplicate store.  Exit codes: 0 after SIGTERM, 64 usage,
+ * 69 another instance or the socket cannot be bound, 70 libcurl, 71 the
+ * switch or fork, 73 a directory or the duplicate store cannot be
+ * created, 78 configuration (a missing user, unreadable keys, a state-dir
+ * or run-dir the user could replace).
  *
  * For every datagram one log line, accepted or refused with the reason;
  * refusals through a rate limit (log-rate-burst per log-rate-interval,
@@ -664,11 +670,11 @@ int
 receive_main(int argc, char **argv)
 {
 	const char *path = CONF_DEFAULT_PATH;
-	char err[2048], pidpath[4096], *host = NULL, *port = NULL;
-	int ch, foreground = 0, test = 0, fd, pidfd, ex = DAEMON_EX_CONFIG;
+	char err[2048], *host = NULL, *port = NULL;
+	int ch, foreground = 0, test = 0, fd, ex = DAEMON_EX_CONFIG;
 	struct receiver r;
 	size_t replay_cap;
-	struct daemon_user u;
+	struct daemon d;
 	struct sigaction sa;
 	cfg_t *cfg, *sec;
 
@@ -723,9 +729,12 @@ receive_main(int argc, char **argv)
 	if (replay_cap == 0)
 		replay_cap = 1;
 	if (umtp_peers_load(sec, 1, &r.peers, err, sizeof err) < 0 ||
-	    inject_parse(cfg_getstr(sec, "inject"), &r.inject, err, sizeof err) < 0 ||
-	    daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof err) < 0) {
+	    inject_parse(cfg_getstr(sec, "inject"), &r.inject, err, sizeof err) < 0) {
 		log_warnx("%s", err);
+		goto out;
+	}
+	if (daemon_init(&d, "umtp", cfg_getstr(cfg, "user")) < 0) {
+		log_warnx("%s", d.err);
 		goto out;
 	}
 	r.inject.timeout = conf_duration(sec, "inject-timeout");
@@ -746,79 +755,43 @@ receive_main(int argc, char **argv)
 		ex = 0;
 		goto out;
 	}
-	if (snprintf(pidpath, sizeof pidpath, "%s/umtp.pid",
-	             cfg_getstr(cfg, "run-dir")) >= (int)sizeof pidpath) {
-		log_warnx("run-dir too long");
-		goto out;
-	}
-	if (daemon_prepare_dirs(&u, cfg_getstr(cfg, "state-dir"),
-	                        cfg_getstr(cfg, "run-dir"), err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_CANTCREAT;
-		goto out;
-	}
-	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof err)) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_UNAVAILABLE;
-		goto out;
-	}
+	if (daemon_dirs(&d, cfg_getstr(cfg, "state-dir"),
+	                cfg_getstr(cfg, "run-dir")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_lock(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	long sockbuf = cfg_getint(sec, "socket-buffer");
 	if ((fd = bind_socket(host, port, sockbuf > INT_MAX ? INT_MAX : (int)sockbuf,
 	                      r.sweep_every < r.refusals.interval_ms / 1000
 	                          ? r.sweep_every
 	                          : r.refusals.interval_ms / 1000,
-	                      err, sizeof err)) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_UNAVAILABLE;
-		goto out;
-	}
-	if (umtp_peers_read_keys(&r.peers, 1, err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		goto out;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		log_warnx("curl_global_init failed");
-		ex = DAEMON_EX_SOFTWARE;
-		goto out;
-	}
+	                      err, sizeof err)) < 0)
+		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
+	if (umtp_peers_read_keys(&r.peers, 1, err, sizeof err) < 0)
+		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		log_fatalx(DAEMON_EX_SOFTWARE, "curl_global_init failed");
 	/* Redis: its password file is read now, as root.  LMDB: the file
-	 * is opened on first use, as user. */
-	if ((r.claims = claimstore_open(cfg, err, sizeof err)) == NULL) {
-		log_warnx("duplicate store: %s", err);
-		ex = DAEMON_EX_CONFIG;
-		goto out;
-	}
-	if (daemon_drop_privs(&u, err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_OSERR;
-		goto out;
-	}
-	if (!foreground && daemon_detach(err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_OSERR;
-		goto out;
-	}
-	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0) {
-		log_warnx("%s", err);
-		ex = DAEMON_EX_OSERR;
-		goto out;
-	}
+	 * is opened on first use, as user (never as root: lib/daemon.c). */
+	if ((r.claims = claimstore_open(cfg, err, sizeof err)) == NULL)
+		log_fatalx(DAEMON_EX_CONFIG, "duplicate store: %s", err);
+	if (daemon_drop(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_detach(&d, foreground) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_ready(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	/* After detaching: an LMDB environment must not cross a fork.  A
 	 * file that cannot be made is fatal; Redis may come back later. */
 	if (store_probe(r.claims, err, sizeof err) != STORE_OK) {
+		if (!store_expires(r.claims))
+			log_fatalx(DAEMON_EX_CANTCREAT, "duplicate store: %s", err);
 		log_warnx("duplicate store: %s", err);
-		if (!store_expires(r.claims)) {
-			ex = DAEMON_EX_CANTCREAT;
-			goto out;
-		}
 		log_warnx("datagrams are dropped (their SMTP copies deliver) "
 		          "until it answers");
 	}
-	if ((r.replay = replay_new(replay_cap, r.skew)) == NULL) {
-		log_warnx("out of memory");
-		ex = DAEMON_EX_OSERR;
-		goto out;
-	}
+	if ((r.replay = replay_new(replay_cap, r.skew)) == NULL)
+		log_fatalx(DAEMON_EX_OSERR, "out of memory");
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal; /* no SA_RESTART: recvmmsg returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
@@ -832,7 +805,7 @@ receive_main(int argc, char **argv)
 	lograte_last(&r.refusals);
 	log_info("exiting: %lu accepted, %lu refused, %lu lost", r.accepted,
 	         r.refused, r.lost);
-	unlink(pidpath);
+	daemon_end(&d);
 	ex = 0;
 out:
 	flush_unrec(&r);

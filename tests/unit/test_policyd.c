@@ -240,7 +240,7 @@ test_answers_lmdb_expiry(void **state)
 	char dir[256], path[300], err[256];
 	struct relay_rec rec;
 	struct store *st;
-	char spec[300];
+	char spec[320];
 	struct policyreq r;
 	int complete;
 
