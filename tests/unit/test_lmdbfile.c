@@ -445,35 +445,55 @@ static int
 sleep_ms_pipe(int rfd)
 {
 	char c;
+	ssize_t n;
 
-	return read(rfd, &c, 1) == 1 ? 0 : -1;
+	while ((n = read(rfd, &c, 1)) < 0 && errno == EINTR)
+		;
+	return n == 1 ? 0 : -1;
 }
 
-/* A child that takes a classic fcntl lock (as Postfix does), tells us,
- * holds it for ms milliseconds and exits. */
-static pid_t
-classic_locker(const char *path, short type, int ms, int *ready)
+static int
+write_byte(int fd)
 {
-	int p[2];
+	ssize_t n;
+
+	while ((n = write(fd, "x", 1)) < 0 && errno == EINTR)
+		;
+	return n == 1 ? 0 : -1;
+}
+
+/* A child that takes a classic fcntl lock (as Postfix does), tells us
+ * (a byte on *ready), and holds it until we write a byte to *release;
+ * then it exits, and the lock goes with it. */
+static pid_t
+classic_locker(const char *path, short type, int *ready, int *release)
+{
+	int p[2], q[2];
 	pid_t pid;
 
 	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct flock l = {0};
+		char c;
 		int fd = open(path, type == F_WRLCK ? O_RDWR : O_RDONLY);
 		l.l_type = type;
 		l.l_whence = SEEK_SET;
+		close(q[1]);
 		if (fd < 0 || fcntl(fd, F_SETLK, &l) == -1)
 			_exit(2);
 		if (write(p[1], "x", 1) != 1)
 			_exit(3);
-		usleep((useconds_t)ms * 1000);
+		while (read(q[0], &c, 1) < 0 && errno == EINTR)
+			;
 		_exit(0);
 	}
 	close(p[1]);
+	close(q[0]);
 	*ready = p[0];
+	*release = q[1];
 	return pid;
 }
 
@@ -481,6 +501,69 @@ static void
 on_alarm(int sig)
 {
 	(void)sig;
+}
+
+/* One of our calls in a thread of its own, which notes whether the
+ * locker had been told to let go by the time the call returned. */
+struct blocked_call {
+	struct lmdbfile *t;
+	int write;
+	atomic_int *released;
+	int rc, saw_released;
+};
+
+static void *
+blocked_call_run(void *arg)
+{
+	struct blocked_call *b = arg;
+	char val[64];
+	sigset_t alrm;
+
+	/* The interval timer's SIGALRM is for this thread's fcntl wait. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+	b->rc = b->write ? tt_put(b->t, "k", "w") : tt_get(b->t, "k", val, sizeof(val));
+	b->saw_released = atomic_load(b->released);
+	return NULL;
+}
+
+/* Our call on t must wait for the locker: it runs in a thread while the
+ * lock is held; only after a pause do we set released and let the
+ * locker go.  A call that did not wait returns before released is set
+ * and fails the check; a call that waits can never see it unset, however
+ * slow the machine (no time is asserted, the pause only gives a wrong
+ * implementation its chance to show). */
+static void
+expect_waits(struct lmdbfile *t, int write, const char *path, short type)
+{
+	struct blocked_call b = {.t = t, .write = write};
+	struct timespec pause = {0, 200 * 1000 * 1000};
+	atomic_int released = 0;
+	sigset_t alrm, old;
+	pthread_t th;
+	int ready, release, status;
+	pid_t pid;
+
+	b.released = &released;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, &old);
+	pid = classic_locker(path, type, &ready, &release);
+	assert_int_equal(sleep_ms_pipe(ready), 0);
+	assert_int_equal(pthread_create(&th, NULL, blocked_call_run, &b), 0);
+	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+		;
+	atomic_store(&released, 1);
+	assert_int_equal(write_byte(release), 0);
+	pthread_join(th, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	assert_int_equal(b.rc, LMDBFILE_OK);
+	assert_true(b.saw_released);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	close(ready);
+	close(release);
 }
 
 static void
@@ -491,8 +574,7 @@ test_lock_waits_for_classic_lock(void **state)
 	struct lmdbfile *r, *w;
 	struct sigaction sa, osa;
 	struct itimerval it = {{0, 20000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
-	double t0, dt;
-	int ready, status, ok, rc;
+	int ready, release, status;
 	pid_t pid;
 
 	make_table(f->path, "v", 0);
@@ -508,34 +590,22 @@ test_lock_waits_for_classic_lock(void **state)
 	setitimer(ITIMER_REAL, &it, NULL);
 
 	/* a Postfix writer holds the lock: our reader waits for it */
-	pid = classic_locker(f->path, F_WRLCK, 300, &ready);
-	ok = sleep_ms_pipe(ready) == 0;
-	t0 = tt_now();
-	rc = tt_get(r, "k", val, sizeof(val));
-	dt = tt_now() - t0;
-	setitimer(ITIMER_REAL, &off, NULL); /* before any assert can fail */
-	sigaction(SIGALRM, &osa, NULL);
-	assert_true(ok);
-	assert_int_equal(rc, LMDBFILE_OK);
-	assert_true(dt >= 0.25);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_int_equal(status, 0);
-	close(ready);
-
-	/* a Postfix reader holds a shared lock: our writer waits for it,
-	 * our reader does not */
-	pid = classic_locker(f->path, F_RDLCK, 300, &ready);
+	expect_waits(r, 0, f->path, F_WRLCK);
+	/* a Postfix reader holds a shared lock: our writer waits for it */
+	expect_waits(w, 1, f->path, F_RDLCK);
+	/* ... and our reader does not: it returns while the lock is held
+	 * (were it to wait, this would hang until the suite's timeout) */
+	pid = classic_locker(f->path, F_RDLCK, &ready, &release);
 	assert_int_equal(sleep_ms_pipe(ready), 0);
-	t0 = tt_now();
 	assert_int_equal(tt_get(r, "k", val, sizeof(val)), LMDBFILE_OK);
-	assert_true(tt_now() - t0 < 0.2);
-	t0 = tt_now();
-	assert_int_equal(tt_put(w, "k", "w"), LMDBFILE_OK);
-	dt = tt_now() - t0;
-	assert_true(dt >= 0.2);
+	assert_int_equal(write_byte(release), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(status, 0);
 	close(ready);
+	close(release);
+
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &osa, NULL);
 	lmdbfile_close(r);
 	lmdbfile_close(w);
 }
