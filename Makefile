@@ -14,7 +14,7 @@ VERSION := 0.1.0
 SYSCONFDIR ?= /etc/leafmail
 
 CC      ?= cc
-PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis
+PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis libmicrohttpd json-c
 # libpq and libsqlite3 are dlopen'ed by leafmail-deliver on first use
 # (deliver/mailbox_*.c); only their headers are needed at build time.
 # pkg-config runs when this file is read: the targets that install the
@@ -38,21 +38,23 @@ LIBS    := $(PKG_LIBS) -pthread
 LDFLAGS += -Wl,--as-needed
 
 # program = directory : main source
-PROGRAMS := leafmail-milter leafmail-relayd leafmail-relaylock umtp leafmail-tunneld leafmail-deliver
+PROGRAMS := leafmail-milter leafmail-relayd leafmail-relaylock umtp leafmail-tunneld leafmail-deliver leafmail-policyd
 main_leafmail-milter   := milter/main.c
 main_leafmail-relayd   := relayd/main.c
-main_leafmail-relaylock := relayd/relaylock.c
+main_leafmail-relaylock := relaylock/relaylock.c
 main_umtp              := umtp/main.c
 main_leafmail-tunneld  := tunneld/main.c
 main_leafmail-deliver  := deliver/main.c
+main_leafmail-policyd  := policyd/main.c
 dir_leafmail-milter    := milter
 dir_leafmail-relayd    := relayd
-dir_leafmail-relaylock := relayd
+dir_leafmail-relaylock := relaylock
 dir_umtp               := umtp
 dir_leafmail-tunneld   := tunneld
 dir_leafmail-deliver   := deliver
+dir_leafmail-policyd   := policyd
 
-PROGDIRS  := milter relayd umtp tunneld deliver
+PROGDIRS  := milter relayd relaylock umtp tunneld deliver policyd
 MAINS     := $(foreach p,$(PROGRAMS),$(main_$(p)))
 LIB_SRCS  := $(wildcard lib/*.c)
 # Objects live under $(BUILD)/obj so a directory never collides with a
@@ -147,7 +149,7 @@ fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 # relinked every time, which costs a second.
 build-fuzz/%: tests/fuzz/%.c FORCE
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fsanitize=fuzzer-no-link" $(FUZZ_LIBS)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Irelayd -Imilter -Iumtp -Ideliver $(PKG_CFLAGS) -o $@ $< \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Irelayd -Imilter -Iumtp -Ideliver -Ipolicyd $(PKG_CFLAGS) -o $@ $< \
 		$(FUZZ_LIBS) $(LIBS)
 FORCE:
 

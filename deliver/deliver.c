@@ -56,7 +56,7 @@ deliver_lookup(const struct deliver_ctx *ctx, const char *addr, size_t len,
 	if (recipient_parse(addr, len, ctx->delims, ctx->fold, &d->r, err,
 	                    sizeof(err)) != 0) {
 		/* addr may hold anything; don't echo it */
-		log_warnx("refused recipient: %s", err);
+		lograte_warnx(ctx->lograte, "refused recipient: %s", err);
 		set(st, DAEMON_EX_DATAERR, "5.1.3 bad recipient address: %s", err);
 		return -1;
 	}
@@ -71,8 +71,8 @@ deliver_lookup(const struct deliver_ctx *ctx, const char *addr, size_t len,
 		return 0;
 	case MAILBOX_NOUSER:
 	case MAILBOX_NODOMAIN:
-		log_info("to=<%s>, status=bounced (unknown %s)", d->r.address,
-		         ms == MAILBOX_NOUSER ? "user" : "domain");
+		lograte_info(ctx->lograte, "to=<%s>, status=bounced (unknown %s)",
+		             d->r.address, ms == MAILBOX_NOUSER ? "user" : "domain");
 		set(st, DAEMON_EX_NOUSER, "5.1.1 <%s>: unknown %s", d->r.address,
 		    ms == MAILBOX_NOUSER ? "user" : "domain");
 		return -1;

@@ -12,6 +12,10 @@
  *   deliver_reply_code(&st)
  *       The SMTP/LMTP reply code for st (250, 550, 452, ...).
  *
+ * Refused addresses and unknown users are logged through ctx->lograte
+ * (the LMTP server's clients may send any number); deliveries and
+ * deferrals always (each is a message the MTA handed over).
+ *
  * st.text always begins with an enhanced status code ("2.0.0 ...",
  * "5.1.1 ...", "4.2.2 ..."), which Postfix pipe(8) reads from our output;
  * st.ex is the matching sysexits(3) value: 0, 65 bad address or mail loop,
@@ -23,6 +27,7 @@
 
 #include <stddef.h>
 
+#include "lograte.h"
 #include "mailbox.h"
 #include "recipient.h"
 
@@ -32,6 +37,8 @@ struct deliver_ctx {
 	const char *delims;    /* recipient-delimiter characters */
 	int fold;              /* fold-case */
 	int quota_bounce;      /* quota-action "bounce" */
+	size_t max_size;       /* max-message-size, as received (LF line ends) */
+	struct lograte *lograte; /* refusals of what a client sent; NULL: all */
 };
 
 struct deliver_rcpt {

@@ -16,9 +16,10 @@
  *       ctl->in_transaction up to date (MAIL given, DATA not yet done),
  *       so the server's reader knows whether an idle wait may be cut
  *       short.
- *
- * The line reader (lmtp_readline in lmtp.c) is generic SMTP/LMTP input
- * handling and could move to lib/ once another program needs it.
+ *       Input is bounded as it is read: commands to a line of
+ *       LMTP_LINE_MAX bytes ("500 5.5.2" beyond), a message to
+ *       ctx->max_size ("552 5.3.4" for each recipient, after the rest of
+ *       the message was read and dropped); see lmtp.c.
  */
 #ifndef LEAFMAIL_LMTP_H
 #define LEAFMAIL_LMTP_H

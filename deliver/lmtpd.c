@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +33,7 @@
 #include "lmtp.h"
 #include "lmtpd.h"
 #include "log.h"
+#include "serveloop.h"
 
 struct server {
 	const struct lmtpd_conf *conf;
@@ -166,8 +166,9 @@ session_main(void *arg)
 }
 
 static void
-start_session(struct server *srv, int fd)
+start_session(void *arg, int fd)
 {
+	struct server *srv = arg;
 	struct session *s = calloc(1, sizeof(*s));
 	pthread_attr_t attr;
 	pthread_t t;
@@ -201,8 +202,9 @@ start_session(struct server *srv, int fd)
 }
 
 static int
-active(struct server *srv)
+active(void *arg)
 {
+	struct server *srv = arg;
 	int n;
 
 	pthread_mutex_lock(&srv->mu);
@@ -232,51 +234,44 @@ drain(struct server *srv)
 		log_warnx("stopping with %d session(s) still busy", n);
 }
 
+static void
+tick(void *arg)
+{
+	struct server *srv = arg;
+
+	/* The summary of lines the sessions' clients caused but the rate
+	 * limit left out. */
+	lograte_tick(srv->conf->ctx->lograte);
+}
+
 /* The listener and the signals, until SIGTERM/SIGINT. */
 static int
 serve(struct server *srv, int sfd)
 {
-	const struct lmtpd_conf *c = srv->conf;
-	struct signalfd_siginfo si;
-	struct pollfd p[2];
-	int r, fd, full;
+	struct serveloop l = {.lfd = srv->conf->lfd,
+	                      .max = srv->conf->max_sessions,
+	                      .arg = srv,
+	                      .active = active,
+	                      .accepted = start_session,
+	                      .tick = tick};
+	unsigned sig;
 
 	for (;;) {
-		full = active(srv) >= c->max_sessions;
-		p[0].fd = sfd;
-		p[0].events = POLLIN;
-		p[1].fd = c->lfd;
-		p[1].events = POLLIN;
-		/* At the limit, leave new connections in the backlog and look
-		 * again shortly (a session ending doesn't wake poll). */
-		r = poll(p, full ? 1 : 2, full ? 50 : -1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
+		switch (serveloop_run(&l, sfd, &sig)) {
+		case SERVELOOP_HUP:
+			log_info("SIGHUP: nothing to reload (the mailbox lookups read "
+			         "their source on every delivery); restart to change "
+			         "settings");
+			break;
+		case SERVELOOP_ACCEPT:
+			log_warn("accept");
+			break;
+		case SERVELOOP_ERR:
 			log_warn("poll");
 			return -1;
-		}
-		if (p[0].revents & POLLIN) {
-			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) {
-					log_info("SIGHUP: nothing to reload (the mailbox "
-					         "lookups read their source on every "
-					         "delivery); restart to change settings");
-				} else {
-					log_info("signal %u: stopping", si.ssi_signo);
-					return 0;
-				}
-			}
-		}
-		if (!full && (p[1].revents & POLLIN)) {
-			fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0) {
-				start_session(srv, fd);
-			} else if (errno == EMFILE || errno == ENFILE ||
-			           errno == ENOMEM || errno == ENOBUFS) {
-				log_warn("accept");
-				poll(NULL, 0, 100); /* don't spin */
-			}
+		default:
+			log_info("signal %u: stopping", sig);
+			return 0;
 		}
 	}
 }
@@ -288,21 +283,13 @@ lmtpd_run(const struct lmtpd_conf *conf)
 	 * server gone with our stack frame. */
 	static struct server srv;
 	pthread_condattr_t ca;
-	sigset_t set;
 	int pfd[2], sfd, rc;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.conf = conf;
 	atomic_init(&srv.stop, 0);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	/* Before any thread exists, so every thread inherits the mask and
-	 * the signals reach only the signalfd. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	/* Before any thread exists (serveloop.h). */
+	sfd = serveloop_signals();
 	if (sfd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
 		log_warn("signalfd/pipe");
 		if (sfd >= 0)
@@ -324,6 +311,7 @@ lmtpd_run(const struct lmtpd_conf *conf)
 	if (write(srv.stop_wr, "x", 1) != 1)
 		log_warn("waking sessions");
 	drain(&srv);
+	lograte_last(conf->ctx->lograte);
 	close(sfd);
 	if (active(&srv) > 0)
 		return 1; /* leave everything to exit() */

@@ -25,9 +25,10 @@
  * -L is the long-running LMTP server on deliver.lmtp-socket (lmtpd.c);
  * there -f means "stay in the foreground" (log to stderr too) and -t
  * checks the configuration, as for every leafmail daemon.  Start-up
- * follows the BRIEF: configuration, run-dir and the pid file lock, the
- * socket bound (as root if we are root), then the switch to `user`,
- * detach unless -f, the pid written.
+ * follows lib/daemon.h: configuration, run-dir and the pid file lock, the
+ * socket bound (as root if we are root; a unix socket gets
+ * lmtp-socket-mode and lmtp-socket-group before it takes its name), then
+ * the switch to `user`, detach unless -f, the pid written.
  *
  * Exit codes: 0 delivered, 64 usage, 65 bad address / sender / mail loop,
  * 67 unknown user or domain, 69 over quota (quota-action "bounce"),
@@ -35,6 +36,7 @@
  * 78 configuration (including a missing user).
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,13 +50,16 @@
 #include "headers.h"
 #include "lmtp.h"
 #include "lmtpd.h"
-#include "lmtpd_socket.h"
+#include "listenaddr.h"
 #include "log.h"
+#include "logsafe.h"
 #include "mailbox.h"
 #include "unixsock.h"
 
 #define PROG "leafmail-deliver"
 #define SENDER_MAX 1000
+
+static struct lograte lograte;
 
 static void
 usage(FILE *f)
@@ -87,24 +92,36 @@ finish(int ex, const char *fmt, ...)
 	exit(ex);
 }
 
+/* The message on fd, at most max bytes of it: NULL when reading failed or
+ * out of memory; *too_big set (and NULL returned) when there was more,
+ * which has then been read to its end and dropped, so that the MTA
+ * writing it sees no broken pipe. */
 static char *
-read_all(int fd, size_t *len)
+read_all(int fd, size_t max, size_t *len, int *too_big)
 {
-	size_t cap = 65536, n = 0;
+	size_t cap = max < 65536 ? max + 1 : 65536, n = 0;
 	char *buf = malloc(cap), *p;
 	ssize_t r;
 
+	*too_big = 0;
 	if (buf == NULL)
 		return NULL;
 	for (;;) {
 		if (n == cap) {
-			p = realloc(buf, cap * 2);
-			if (p == NULL) {
+			if (n > max) { /* one byte past the limit: too big */
+				*too_big = 1;
+				while ((r = read(fd, buf, cap)) > 0 ||
+				       (r < 0 && errno == EINTR))
+					;
+				free(buf);
+				return NULL;
+			}
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			if ((p = realloc(buf, cap)) == NULL) {
 				free(buf);
 				return NULL;
 			}
 			buf = p;
-			cap *= 2;
 		}
 		r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
@@ -152,6 +169,10 @@ ctx_from_conf(cfg_t *cfg, struct deliver_ctx *ctx)
 	ctx->delims = cfg_getstr(sec, "recipient-delimiter");
 	ctx->fold = cfg_getbool(sec, "fold-case") ? 1 : 0;
 	ctx->quota_bounce = strcmp(cfg_getstr(sec, "quota-action"), "bounce") == 0;
+	ctx->max_size = (size_t)cfg_getint(sec, "max-message-size");
+	/* One for the process: the LMTP server's sessions share it. */
+	conf_lograte(cfg, &lograte, "refusals of LMTP client input");
+	ctx->lograte = &lograte;
 }
 
 /* -L: the LMTP server.  Errors before the loop go to stderr (and syslog),
@@ -160,15 +181,16 @@ static int
 server_main(const char *conffile, int foreground, int test)
 {
 	struct lmtpd_conf lc;
-	struct lmtpd_addr la;
+	struct listenaddr la;
 	struct deliver_ctx ctx;
-	struct daemon_user u;
-	char err[2048], host[256], pidpath[4096];
-	const char *run_dir;
+	struct daemon d;
+	char err[2048], host[256];
+	const char *gname;
+	gid_t group = (gid_t)-1;
 	mode_t mode = 0;
 	cfg_t *cfg, *sec;
 	long max;
-	int pidfd, lfd, rc;
+	int lfd, rc, stale = 0;
 
 	log_init(PROG, 1, 0); /* stderr until we know whether we detach */
 	cfg = conf_load(conffile, err, sizeof(err));
@@ -178,18 +200,31 @@ server_main(const char *conffile, int foreground, int test)
 	}
 	sec = cfg_getsec(cfg, "deliver");
 	rc = 0;
-	if (daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", conffile, err);
+	if (daemon_init(&d, PROG, cfg_getstr(cfg, "user")) != 0) {
+		fprintf(stderr, "%s: %s\n", conffile, d.err);
 		rc = DAEMON_EX_CONFIG;
 	}
-	if (lmtpd_socket_parse(cfg_getstr(sec, "lmtp-socket"), &la, err,
-	                       sizeof(err)) != 0 ||
+	if (listenaddr_parse(cfg_getstr(sec, "lmtp-socket"), "lmtp-socket", &la,
+	                     err, sizeof(err)) != 0 ||
 	    socket_parse_mode(cfg_getstr(sec, "lmtp-socket-mode"),
 	                            &mode) != 0) {
 		fprintf(stderr, "%s: %s\n", conffile, la.path[0] || la.host[0]
 		        ? "deliver: lmtp-socket-mode: not an octal mode <= 0777"
 		        : err);
 		rc = DAEMON_EX_CONFIG;
+	}
+	/* "" leaves the socket in the user's own group. */
+	gname = cfg_getstr(sec, "lmtp-socket-group");
+	if (la.is_unix && gname != NULL && gname[0] != '\0') {
+		struct group *gr = getgrnam(gname);
+		if (gr != NULL) {
+			group = gr->gr_gid;
+		} else {
+			fprintf(stderr, "%s: deliver: lmtp-socket-group: no group "
+			        "\"%s\" (the one Postfix's lmtp client runs in; \"\" "
+			        "keeps the user's own)\n", conffile, gname);
+			rc = DAEMON_EX_CONFIG;
+		}
 	}
 	max = cfg_getint(sec, "lmtp-max-sessions");
 	if (max < 1 || max > 10000) {
@@ -205,26 +240,30 @@ server_main(const char *conffile, int foreground, int test)
 	}
 	log_set_stderr(foreground);
 
-	run_dir = cfg_getstr(cfg, "run-dir");
-	if (daemon_prepare_dirs(&u, NULL, run_dir, err, sizeof(err)) != 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "%s", err);
-	if ((size_t)snprintf(pidpath, sizeof(pidpath), "%s/" PROG ".pid",
-	                     run_dir) >= sizeof(pidpath))
-		log_fatalx(DAEMON_EX_CONFIG, "run-dir too long");
-	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof(err))) < 0)
+	if (daemon_dirs(&d, NULL, cfg_getstr(cfg, "run-dir")) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_lock(&d) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (la.is_unix) {
+		/* Its mode and group set before it has its name; owned by
+		 * user, so that user can remove it when stopping. */
+		lfd = daemon_listen_unix(&d, la.path, mode, group,
+		                         listenaddr_bind_unix, NULL, &stale);
+		if (lfd < 0)
+			log_fatalx(d.ex, "%s", d.err);
+		if (stale)
+			log_info("removed stale socket %s (nothing was listening)",
+			         la.path);
+	} else if ((lfd = listenaddr_open_inet(&la, err, sizeof(err))) < 0) {
 		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	if ((lfd = lmtpd_socket_open(&la, mode, err, sizeof(err))) < 0)
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	/* Owned by user, so that user can remove it when stopping. */
-	if (la.is_unix && daemon_chown(&u, la.path, err, sizeof(err)) != 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (daemon_drop_privs(&u, err, sizeof(err)) != 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	}
+	if (daemon_drop(&d) != 0)
+		log_fatalx(d.ex, "%s", d.err);
 	umask(077);
-	if (!foreground && daemon_detach(err, sizeof(err)) != 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (daemon_pidfile_write(pidfd, err, sizeof(err)) != 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_detach(&d, foreground) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_ready(&d) != 0)
+		log_fatalx(d.ex, "%s", d.err);
 
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
@@ -239,15 +278,15 @@ server_main(const char *conffile, int foreground, int test)
 	if (lc.idle < 1)
 		lc.idle = 1;
 	log_info("LMTP server on %s as %s (mailboxes %s, at most %d sessions)",
-	         cfg_getstr(sec, "lmtp-socket"), u.name, ctx.mc.spec,
+	         cfg_getstr(sec, "lmtp-socket"), d.u.name, ctx.mc.spec,
 	         lc.max_sessions);
 	rc = lmtpd_run(&lc);
 	if (la.is_unix && unlink(la.path) != 0)
 		log_warn("removing %s", la.path);
+	daemon_end(&d);
 	if (rc > 0) /* sessions still running: they use cfg */
 		exit(0);
 	log_info("stopped");
-	close(pidfd);
 	conf_free(cfg);
 	return rc == 0 ? 0 : DAEMON_EX_OSERR;
 }
@@ -260,11 +299,11 @@ main(int argc, char **argv)
 	struct deliver_status st, worst = {0, ""};
 	struct deliver_rcpt d;
 	struct daemon_user u;
-	char err[2048], host[256];
+	char err[2048], host[256], safe[320];
 	cfg_t *cfg;
 	size_t len = 0;
 	char *msg;
-	int ch, lmtp = 0, server = 0, fg = 0, test = 0, i;
+	int ch, lmtp = 0, server = 0, fg = 0, test = 0, too_big, i;
 
 	log_init(PROG, 0, 0);
 	opterr = 0; /* our one status line must come first */
@@ -357,11 +396,22 @@ main(int argc, char **argv)
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
 		i = lmtp_session(stdin, stdout, &ctx, host, NULL);
+		lograte_last(ctx.lograte);
 		conf_free(cfg);
 		return i == 0 ? 0 : DAEMON_EX_TEMPFAIL;
 	}
 
-	msg = read_all(STDIN_FILENO, &len);
+	/* One message per process: its lines are bounded by its recipients. */
+	ctx.lograte = NULL;
+	msg = read_all(STDIN_FILENO, ctx.max_size, &len, &too_big);
+	if (too_big) {
+		for (i = 0; i < argc; i++)
+			log_info("to=<%s>, status=bounced (message larger than "
+			         "max-message-size, %zu bytes)",
+			         logsafe_str(argv[i], safe, sizeof(safe)), ctx.max_size);
+		finish(DAEMON_EX_UNAVAILABLE, "5.3.4 message too big for system "
+		       "(more than %zu bytes)", ctx.max_size);
+	}
 	if (msg == NULL) {
 		log_warn("reading the message");
 		finish(DAEMON_EX_TEMPFAIL, "4.3.0 cannot read the message");

@@ -98,6 +98,16 @@ v_nonneg(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 1) {
+		cfg_error(cfg, "%s: must be at least 1", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 v_port(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, 0);
@@ -288,6 +298,18 @@ v_inject(cfg_t *cfg, cfg_opt_t *opt)
 	return -1;
 }
 
+/* milter.umtp-dedup-unavailable */
+static int
+v_dedup_unavailable(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && (strcmp(v, "tempfail") == 0 || strcmp(v, "deliver") == 0))
+		return 0;
+	cfg_error(cfg, "%s: must be \"tempfail\" or \"deliver\"", opt->name);
+	return -1;
+}
+
 static int
 v_quota_action(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -320,12 +342,17 @@ static cfg_opt_t relay_opts[] = {
 	CFG_STR_LIST("ignore-networks", "{127.0.0.0/8, ::1/128}", CFGF_NONE),
 	CFG_STR("sweep-interval", "5s", CFGF_NONE),
 	CFG_STR("store", "lmdb", CFGF_NONE),
+	CFG_STR("max-clock-skew", "5m", CFGF_NONE),
+	CFG_BOOL("hold-while-connected", cfg_false, CFGF_NONE),
+	CFG_STR("hold-max", "24h", CFGF_NONE),
+	CFG_INT("hold-max-sessions", 100000, CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t source_opts[] = {
 	CFG_STR("format", "dovecot", CFGF_NONE),
 	CFG_STR("regex", NULL, CFGF_NODEFAULT),
 	CFG_INT("ip-group", 1, CFGF_NONE),
+	CFG_STR("api-key-file", NULL, CFGF_NODEFAULT),
 	CFG_END()};
 
 static cfg_opt_t relayd_opts[] = {
@@ -342,6 +369,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_BOOL("helo-check", cfg_false, CFGF_NONE),
 	CFG_BOOL("umtp-shadow", cfg_false, CFGF_NONE),
 	CFG_BOOL("umtp-dedup", cfg_false, CFGF_NONE),
+	CFG_STR("umtp-dedup-unavailable", "tempfail", CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t peer_opts[] = {
@@ -363,6 +391,7 @@ static cfg_opt_t umtp_opts[] = {
 	CFG_INT("socket-buffer", 16777216, CFGF_NONE),
 	CFG_STR("dedup-sweep-interval", "10m", CFGF_NONE),
 	CFG_STR("dedup-store", "lmdb", CFGF_NONE),
+	CFG_STR("claim-wait", "1s", CFGF_NONE),
 	CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()};
 
@@ -389,14 +418,25 @@ static cfg_opt_t deliver_opts[] = {
 	CFG_STR("mailboxes", "file:/etc/leafmail/mailboxes", CFGF_NONE),
 	CFG_STR("recipient-delimiter", "+", CFGF_NONE),
 	CFG_STR("lmtp-socket", "unix:/run/leafmail/lmtp.sock", CFGF_NONE),
-	CFG_STR("lmtp-socket-mode", "0666", CFGF_NONE),
+	CFG_STR("lmtp-socket-mode", "0660", CFGF_NONE),
+	CFG_STR("lmtp-socket-group", "postfix", CFGF_NONE),
 	CFG_INT("lmtp-max-sessions", 100, CFGF_NONE),
 	CFG_STR("lmtp-stop-grace", "10s", CFGF_NONE),
 	CFG_STR("lmtp-idle-timeout", "5m", CFGF_NONE),
+	CFG_INT("max-message-size", 10240000, CFGF_NONE),
 	CFG_BOOL("fold-case", cfg_true, CFGF_NONE),
 	CFG_STR("quota-action", "tempfail", CFGF_NONE),
 	CFG_STR("domain-query", NULL, CFGF_NODEFAULT),
 	CFG_STR("mailbox-query", NULL, CFGF_NODEFAULT),
+	CFG_END()};
+
+static cfg_opt_t policyd_opts[] = {
+	CFG_STR("socket", "unix:/var/spool/postfix/leafmail/policy.sock", CFGF_NONE),
+	CFG_STR("socket-mode", "0660", CFGF_NONE),
+	CFG_STR_LIST("local-domains", "{}", CFGF_NONE),
+	CFG_STR_LIST("trusted-networks", "{}", CFGF_NONE),
+	CFG_INT("max-connections", 200, CFGF_NONE),
+	CFG_STR("idle-timeout", "10m", CFGF_NONE),
 	CFG_END()};
 
 static cfg_opt_t redis_opts[] = {
@@ -413,12 +453,15 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR("state-dir", "/var/lib/leafmail", CFGF_NONE),
 	CFG_STR("run-dir", "/run/leafmail", CFGF_NONE),
 	CFG_STR("syslog-facility", "mail", CFGF_NONE),
+	CFG_INT("log-rate-burst", 10, CFGF_NONE),
+	CFG_STR("log-rate-interval", "1m", CFGF_NONE),
 	CFG_SEC("relay", relay_opts, CFGF_NONE),
 	CFG_SEC("relayd", relayd_opts, CFGF_NONE),
 	CFG_SEC("milter", milter_opts, CFGF_NONE),
 	CFG_SEC("umtp", umtp_opts, CFGF_NONE),
 	CFG_SEC("tunnel", tunnel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("deliver", deliver_opts, CFGF_NONE),
+	CFG_SEC("policyd", policyd_opts, CFGF_NONE),
 	CFG_SEC("redis", redis_opts, CFGF_NONE),
 	CFG_END()};
 
@@ -429,10 +472,15 @@ struct validator {
 
 static const struct validator validators[] = {
 	{"syslog-facility", v_facility},
+	{"log-rate-burst", v_nonneg},
+	{"log-rate-interval", v_duration},
 	{"relay|expire", v_duration},
 	{"relay|sweep-interval", v_duration},
 	{"relay|ignore-networks", v_networks},
 	{"relay|store", v_store},
+	{"relay|max-clock-skew", v_duration},
+	{"relay|hold-max", v_duration},
+	{"relay|hold-max-sessions", v_positive},
 	{"relayd|source|format", v_source_format},
 	{"relayd|source|ip-group", v_nonneg},
 	{"milter|socket", v_milter_socket},
@@ -440,6 +488,7 @@ static const struct validator validators[] = {
 	{"milter|trusted-networks", v_networks},
 	{"milter|max-connections-per-minute", v_nonneg},
 	{"milter|required-headers", v_header_names},
+	{"milter|umtp-dedup-unavailable", v_dedup_unavailable},
 	{"umtp|listen", v_hostport},
 	{"umtp|inject", v_inject},
 	{"umtp|max-message-size", v_nonneg},
@@ -451,6 +500,7 @@ static const struct validator validators[] = {
 	{"umtp|socket-buffer", v_nonneg},
 	{"umtp|dedup-sweep-interval", v_duration},
 	{"umtp|dedup-store", v_store},
+	{"umtp|claim-wait", v_duration},
 	{"umtp|peer|address", v_hostport},
 	{"umtp|peer|protocol", v_protocol},
 	{"tunnel|listen", v_hostport},
@@ -465,6 +515,11 @@ static const struct validator validators[] = {
 	{"deliver|lmtp-max-sessions", v_nonneg},
 	{"deliver|lmtp-stop-grace", v_duration},
 	{"deliver|lmtp-idle-timeout", v_duration},
+	{"deliver|max-message-size", v_positive},
+	{"policyd|socket-mode", v_mode},
+	{"policyd|trusted-networks", v_networks},
+	{"policyd|max-connections", v_positive},
+	{"policyd|idle-timeout", v_duration},
 	{"redis|address", v_redis_address},
 	{"redis|database", v_nonneg},
 	{"redis|key-prefix", v_key_prefix},
@@ -483,6 +538,25 @@ conf_check(cfg_t *cfg)
 	for (i = 0; relayd != NULL && i < cfg_size(relayd, "source"); i++) {
 		cfg_t *s = cfg_getnsec(relayd, "source", i);
 		int custom = strcmp(cfg_getstr(s, "format"), "custom") == 0;
+		/* Pushed logins: "dovecot-policy:ADDR", "dovecot-events:ADDR". */
+		int push = strncmp(cfg_title(s), "dovecot-policy:", 15) == 0 ||
+		           strncmp(cfg_title(s), "dovecot-events:", 15) == 0;
+		if (push != (cfg_getstr(s, "api-key-file") != NULL)) {
+			cfg_error(s, push ? "source \"%s\": api-key-file is "
+			                    "required"
+			                  : "source \"%s\": api-key-file is only "
+			                    "for dovecot-policy: and "
+			                    "dovecot-events: sources",
+			          cfg_title(s));
+			bad = 1;
+		}
+		if (push && ((cfg_getopt(s, "format")->flags & CFGF_MODIFIED) ||
+		             cfg_getstr(s, "regex") != NULL)) {
+			cfg_error(s, "source \"%s\": format and regex are for "
+			          "log sources",
+			          cfg_title(s));
+			bad = 1;
+		}
 		if (custom && cfg_getstr(s, "regex") == NULL) {
 			cfg_error(s, "source \"%s\": format \"custom\" needs a regex",
 			          cfg_title(s));
@@ -531,7 +605,7 @@ static void
 conf_name_sections(cfg_t *cfg, const char *path)
 {
 	static const char *const single[] = {"relay", "relayd", "milter", "umtp",
-		"deliver", "redis", NULL};
+		"deliver", "policyd", "redis", NULL};
 	int i;
 
 	for (i = 0; single[i] != NULL; i++) {
@@ -619,4 +693,15 @@ conf_cidr_list(cfg_t *sec, const char *name, struct cidr_list *l)
 		}
 	}
 	return 0;
+}
+
+void
+conf_lograte(cfg_t *cfg, struct lograte *lr, const char *what)
+{
+	long burst = cfg_getint(cfg, "log-rate-burst");
+
+	if (burst > 1000000)
+		burst = 1000000;
+	lograte_init_named(lr, what, (unsigned)burst,
+	                   conf_duration(cfg, "log-rate-interval") * 1000);
 }

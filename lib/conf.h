@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "lograte.h"
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/leafmail.conf"
 
@@ -27,5 +28,8 @@ void conf_free(cfg_t *cfg);
 long long conf_duration(cfg_t *sec, const char *name);
 /* A list option of CIDR strings into l (validated by conf_load). */
 int conf_cidr_list(cfg_t *sec, const char *name, struct cidr_list *l);
+/* lograte_init_named() with the top-level log-rate-burst and
+ * log-rate-interval: every daemon's bound on lines caused by remote input. */
+void conf_lograte(cfg_t *cfg, struct lograte *lr, const char *what);
 
 #endif

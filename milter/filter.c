@@ -24,7 +24,9 @@
  *            session
  *
  * Everything the client sends (recipient, HELO) reaches the log only
- * through logsafe_str().  Reply texts are fixed here or come from the
+ * through logsafe_str().  Lines any client can cause go through the rate
+ * limits of loglimit.h; relaying allowed for an authenticated client is
+ * always logged.  Reply texts are fixed here or come from the
  * configuration, free of '%' and CR/LF, which libmilter and the MTAs
  * would mangle or refuse.
  *
@@ -42,12 +44,13 @@
 #include "filter.h"
 #include "helo.h"
 #include "log.h"
+#include "loglimit.h"
 #include "logsafe.h"
-#include "relayref.h"
 #include "relaystore.h"
 #include "session.h"
 #include "snapshot.h"
-#include "table.h"
+#include "storeref.h"
+#include "timefmt.h"
 #include "umtp_hooks.h"
 #include "velocity.h"
 
@@ -70,36 +73,6 @@ mono_seconds(void)
 	return (uint32_t)ts.tv_sec;
 }
 
-/* "2026-11-22T08:00:00Z", by hand: strftime() was a visible share of the
- * milter's own CPU time on the RCPT path. */
-static void
-format_utc(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	int v[6], w[6] = {4, 2, 2, 2, 2, 2}, i, k;
-	const char sep[6] = {'-', '-', 'T', ':', ':', 'Z'};
-	size_t o = 0;
-
-	if (len < 21 || gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-	    tm.tm_year + 1900 < 0) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	v[0] = tm.tm_year + 1900;
-	v[1] = tm.tm_mon + 1;
-	v[2] = tm.tm_mday;
-	v[3] = tm.tm_hour;
-	v[4] = tm.tm_min;
-	v[5] = tm.tm_sec;
-	for (i = 0; i < 6; i++) {
-		for (k = w[i] - 1; k >= 0; k--, v[i] /= 10)
-			buf[o + (size_t)k] = (char)('0' + v[i] % 10);
-		o += (size_t)w[i];
-		buf[o++] = sep[i];
-	}
-	buf[o] = '\0';
-}
-
 static void
 reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
 {
@@ -111,7 +84,7 @@ reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
 }
 
 struct lookup_ctx {
-	struct relayref *relay;
+	struct storeref *relay;
 };
 
 static int
@@ -119,14 +92,9 @@ table_lookup(void *arg, const struct addr *a, time_t now, time_t *expires,
              char *err, size_t errlen)
 {
 	struct lookup_ctx *lc = arg;
-	struct store *t;
-	int opened;
 
-	if ((t = relayref_get(lc->relay, &opened, err, errlen)) == NULL)
-		return TABLE_ERR;
-	if (opened)
-		log_info("relay table %s opened", relayref_path(lc->relay));
-	return relaystore_check(t, a, now, expires, err, errlen);
+	return relaystore_check(storeref_store(lc->relay), a, now, expires, err,
+	                        errlen);
 }
 
 /* The context's session, made now (with the current snapshot) if it has
@@ -141,6 +109,7 @@ get_session(SMFICTX *ctx)
 		return s;
 	if ((snap = snapshot_current()) == NULL)
 		return NULL;
+	loglimit_start(snap->cfg);
 	if ((s = session_new(NULL, &snap->policy)) == NULL) {
 		snapshot_release(snap);
 		return NULL;
@@ -214,13 +183,14 @@ fi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	n = velocity_hit(velocity, &s->addr, mono_seconds());
 	if ((unsigned long)n <= (unsigned long)sn->max_per_minute)
 		return SMFIS_CONTINUE;
-	/* One line when the limit is crossed, then one per hundred: a
-	 * flood must not become a flood of log lines. */
+	/* One line when an address crosses the limit, then one per
+	 * hundred, and those through the rate limit: a flood from many
+	 * addresses must not become a flood of log lines either. */
 	if ((unsigned long)n == (unsigned long)sn->max_per_minute + 1 ||
 	    n % 100 == 0)
-		log_info("client=%s velocity=refused connections=%lu limit=%ld "
-		         "(in the last minute)",
-		         s->client, (unsigned long)n, sn->max_per_minute);
+		lograte_info(loglimit_refused, "client=%s velocity=refused "
+		             "connections=%lu limit=%ld (in the last minute)",
+		             s->client, (unsigned long)n, sn->max_per_minute);
 	reply(ctx, "421", "4.7.0", velocity_text);
 	return SMFIS_TEMPFAIL;
 }
@@ -231,8 +201,8 @@ helo_refuse(SMFICTX *ctx, struct session *s, const char *helo, const char *at)
 	char safe[RCPT_LOGLEN];
 
 	logsafe_str(helo, safe, sizeof(safe));
-	log_info("client=%s helo=%s %s=refused reason=%s", s->client, safe, at,
-	         helo_result_name(s->helo));
+	lograte_info(loglimit_refused, "client=%s helo=%s %s=refused reason=%s",
+	             s->client, safe, at, helo_result_name(s->helo));
 	reply(ctx, "550", "5.7.1", helo_result_text(s->helo));
 	return SMFIS_REJECT;
 }
@@ -274,8 +244,9 @@ fi_envfrom(SMFICTX *ctx, char **argv)
 	if (s->helo != HELO_OK) {
 		/* Postfix and sendmail let a client go on to MAIL after
 		 * its HELO was refused; the refusal must stick. */
-		log_info("client=%s helo=%s mail=refused reason=%s", s->client,
-		         s->helo_name, helo_result_name(s->helo));
+		lograte_info(loglimit_refused, "client=%s helo=%s mail=refused "
+		             "reason=%s", s->client, s->helo_name,
+		             helo_result_name(s->helo));
 		reply(ctx, "550", "5.7.1", helo_result_text(s->helo));
 		return SMFIS_REJECT;
 	}
@@ -321,24 +292,28 @@ fi_envrcpt(SMFICTX *ctx, char **argv)
 		if (d.reason == POLICY_POP_AUTH) {
 			char when[32];
 
-			format_utc(d.expires, when, sizeof(when));
+			timefmt_utc(d.expires, when, sizeof(when));
 			log_info("client=%s rcpt=%s relay=allowed reason=%s expires=%s",
 			         s->client, safe, why, when);
 		} else
-			log_info("client=%s rcpt=%s relay=allowed reason=%s", s->client,
-			         safe, why);
+			lograte_info(d.reason == POLICY_LOCAL_DOMAIN ? loglimit_local
+			                                             : NULL,
+			             "client=%s rcpt=%s relay=allowed reason=%s",
+			             s->client, safe, why);
 		umtp_msg_rcpt(s->msg, rcpt);
 		return SMFIS_CONTINUE;
 	case POLICY_REJECT:
-		log_info("client=%s rcpt=%s relay=denied reason=%s%s", s->client, safe,
-		         why, d.routed ? " (local domain, but the local part routes)" : "");
+		lograte_info(loglimit_refused, "client=%s rcpt=%s relay=denied "
+		             "reason=%s%s", s->client, safe, why,
+		             d.routed ? " (local domain, but the local part routes)"
+		                      : "");
 		reply(ctx, "550", "5.7.1", s->snap->deny_text);
 		return SMFIS_REJECT;
 	case POLICY_TEMPFAIL:
 		break;
 	}
-	log_info("client=%s rcpt=%s relay=tempfail reason=%s: %s", s->client, safe,
-	         why, d.err);
+	lograte_info(loglimit_failed, "client=%s rcpt=%s relay=tempfail "
+	             "reason=%s: %s", s->client, safe, why, d.err);
 	return tempfail(ctx);
 }
 
@@ -369,8 +344,9 @@ fi_eoh(SMFICTX *ctx)
 	for (i = 0; i < s->snap->nrequired; i++) {
 		if (s->seen_headers & (UINT64_C(1) << i))
 			continue;
-		log_info("client=%s header=%s message=refused reason=missing-header",
-		         s->client, s->snap->required[i]);
+		lograte_info(loglimit_refused, "client=%s header=%s message=refused "
+		             "reason=missing-header", s->client,
+		             s->snap->required[i]);
 		snprintf(text, sizeof(text),
 		         "Message refused: required header %s: is missing",
 		         s->snap->required[i]);

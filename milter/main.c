@@ -8,10 +8,11 @@
  * Start-up, in this order (the order matters):
  *   1. options, logging, configuration: the first snapshot (snapshot.h),
  *      which reads the UMTP keys as root (-t stops here: exit 0 or 78)
- *   2. as root: create run-dir for user, lock <run-dir>/leafmail-milter.pid
- *      (a second copy refuses to start), clear a stale unix socket but
- *      never one that answers (socket.c), open the socket with a tight
- *      umask, then give it milter.socket-mode and user as its owner
+ *   2. as root (lib/daemon.h): create run-dir for user, lock
+ *      <run-dir>/leafmail-milter.pid (a second copy refuses to start),
+ *      open the socket: a unix one gets milter.socket-mode and user as
+ *      its owner before it takes the configured name, replacing a stale
+ *      socket but never one that answers (lib/unixsock.c)
  *   3. drop privileges for good, detach unless -f, write the pid
  *   4. open the relay table once, as user (it must be readable by user,
  *      who also has to reopen it when relayd replaces it), start the
@@ -20,9 +21,10 @@
  *   5. remove the unix socket if it is still ours; leave the table and
  *      the policy alone, a worker thread may still be reading them
  *
- * Exit codes (sysexits): 64 usage, 78 configuration (missing user too),
- * 69 socket in use or unavailable, another copy running, 71 other
- * operating system errors.  Only main() exits; the callbacks (filter.c)
+ * Exit codes (sysexits): 64 usage, 78 configuration (missing user too,
+ * and a run-dir or socket directory the user could replace), 69 socket
+ * in use or unavailable, another copy running, 73 run-dir cannot be
+ * created, 71 other operating system errors.  Only main() exits; the callbacks (filter.c)
  * never do.
  */
 #include <stdbool.h>
@@ -40,12 +42,11 @@
 #include "daemon.h"
 #include "filter.h"
 #include "log.h"
-#include "relaystore.h"
+#include "store.h"
 #include "unixsock.h"
-#include "table.h"
-#include "relayref.h"
 #include "reload.h"
 #include "snapshot.h"
+#include "storeref.h"
 #include "umtp_hooks.h"
 
 #define PROGNAME "leafmail-milter"
@@ -130,52 +131,56 @@ fatal_lines(int ex, char *msg)
 	exit(ex);
 }
 
-/* The unix socket: the mode and owner it should have.  libmilter created
- * it under our umask of 0177, so nobody could connect before this. */
-static void
-socket_permissions(const struct settings *st, const struct daemon_user *u)
+/* smfi_opensocket() on spec: libmilter keeps the socket (0), or -1. */
+static int
+milter_listen(char *spec, char *err, size_t errlen)
 {
-	char err[512];
-
-	if (chmod(st->path, st->mode) == -1)
-		log_fatal(DAEMON_EX_OSERR, "chmod %04o %s", (unsigned)st->mode, st->path);
-	if (daemon_chown(u, st->path, err, sizeof(err)) == -1)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-}
-
-static void
-open_socket(const struct settings *st)
-{
-	char err[512];
-	mode_t old;
-
-	if (st->is_unix) {
-		switch (socket_clear_stale(st->path, err, sizeof(err))) {
-		case SOCKET_ABSENT:
-			break;
-		case SOCKET_REMOVED:
-			log_info("removed stale socket %s (nothing was listening)",
-			         st->path);
-			break;
-		case SOCKET_INUSE:
-		case SOCKET_NOTSOCK:
-			log_fatalx(DAEMON_EX_UNAVAILABLE, "refusing to start: %s", err);
-		default:
-			log_fatalx(DAEMON_EX_OSERR, "%s", err);
-		}
+	if (smfi_setconn(spec) != MI_SUCCESS) {
+		snprintf(err, errlen, "bad milter.socket");
+		return -1;
 	}
-	if (smfi_setconn(st->spec) != MI_SUCCESS)
-		log_fatalx(DAEMON_EX_CONFIG, "bad milter.socket \"%s\"", st->spec);
-	old = umask(0177);
 	errno = 0;
 	if (smfi_opensocket(false) != MI_SUCCESS) {
 		/* libmilter says why only in syslog; errno is bind()'s, or
 		 * that of whatever failed before it. */
-		if (errno != 0)
-			log_fatal(DAEMON_EX_UNAVAILABLE, "cannot listen on %s", st->spec);
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "cannot listen on %s", st->spec);
+		snprintf(err, errlen, "%s",
+		         errno != 0 ? strerror(errno) : "libmilter failed (see syslog)");
+		return -1;
 	}
-	umask(old);
+	return 0;
+}
+
+/* socket_bind_fn: libmilter binds the unix socket at the (temporary)
+ * path daemon_listen_unix() gives, which then puts it in place with its
+ * mode and owner (lib/unixsock.c). */
+static int
+milter_bind(void *arg, const char *path, char *err, size_t errlen)
+{
+	char spec[128];
+
+	(void)arg;
+	snprintf(spec, sizeof(spec), "unix:%s", path);
+	return milter_listen(spec, err, errlen);
+}
+
+static void
+open_socket(const struct settings *st, struct daemon *d)
+{
+	char err[512];
+	int stale;
+
+	if (!st->is_unix) {
+		if (milter_listen(st->spec, err, sizeof(err)) == -1)
+			log_fatalx(DAEMON_EX_UNAVAILABLE, "cannot listen on %s: %s",
+			           st->spec, err);
+		return;
+	}
+	if (daemon_listen_unix(d, st->path, st->mode, (gid_t)-1, milter_bind,
+	                       NULL, &stale) == -1)
+		log_fatalx(d->ex, "%s", d->err);
+	if (stale)
+		log_info("removed stale socket %s (nothing was listening)",
+		         st->path);
 }
 
 int
@@ -185,11 +190,11 @@ main(int argc, char **argv)
 	struct reload_fixed fixed;
 	struct store *rs;
 	struct settings st;
-	struct daemon_user u;
+	struct daemon d;
 	struct stat sockst;
 	const char *conffile = CONF_DEFAULT_PATH;
-	char err[4096], pidpath[PATH_MAX];
-	int ch, foreground = 0, check_only = 0, pidfd, rc, have_sockst = 0, bad;
+	char err[4096];
+	int ch, foreground = 0, check_only = 0, rc, have_sockst = 0, bad;
 	cfg_t *cfg;
 
 	while ((ch = getopt(argc, argv, "c:fhtV")) != -1) {
@@ -226,8 +231,11 @@ main(int argc, char **argv)
 	 * dropping privileges.  It owns cfg once loaded. */
 	bad = (cfg = conf_load(conffile, err, sizeof(err))) == NULL ||
 	      load_settings(cfg, conffile, &st, err, sizeof(err)) == -1 ||
-	      (snap = snapshot_load(cfg, conffile, NULL, err, sizeof(err))) == NULL ||
-	      daemon_user_lookup(st.user, &u, err, sizeof(err)) == -1;
+	      (snap = snapshot_load(cfg, conffile, err, sizeof(err))) == NULL;
+	if (!bad && daemon_init(&d, PROGNAME, st.user) == -1) {
+		snprintf(err, sizeof(err), "%s", d.err);
+		bad = 1;
+	}
 	if (bad || check_only) {
 		if (snap != NULL)
 			snapshot_release(snap); /* frees cfg too */
@@ -242,13 +250,10 @@ main(int argc, char **argv)
 		fatal_lines(DAEMON_EX_CONFIG, err);
 	}
 
-	if (daemon_prepare_dirs(&u, NULL, st.run_dir, err, sizeof(err)) == -1)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (snprintf(pidpath, sizeof(pidpath), "%s/%s.pid", st.run_dir, PROGNAME) >=
-	    (int)sizeof(pidpath))
-		log_fatalx(DAEMON_EX_CONFIG, "run-dir too long");
-	if ((pidfd = daemon_pidfile_lock(pidpath, err, sizeof(err))) == -1)
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
+	if (daemon_dirs(&d, NULL, st.run_dir) == -1)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_lock(&d) == -1)
+		log_fatalx(d.ex, "%s", d.err);
 
 	fixed.socket = st.spec;
 	fixed.socket_mode = st.mode_text;
@@ -256,31 +261,28 @@ main(int argc, char **argv)
 	fixed.run_dir = st.run_dir;
 	if (filter_register(umtp_hooks_flags(snap->hooks), err, sizeof(err)) == -1)
 		log_fatalx(DAEMON_EX_SOFTWARE, "%s", err);
-	open_socket(&st);
-	if (st.is_unix) {
-		socket_permissions(&st, &u);
-		have_sockst = stat(st.path, &sockst) == 0;
-	}
+	open_socket(&st, &d);
+	if (st.is_unix)
+		have_sockst = lstat(st.path, &sockst) == 0;
 
-	if (daemon_drop_privs(&u, err, sizeof(err)) == -1)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (!foreground) {
-		if (daemon_detach(err, sizeof(err)) == -1)
-			log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_drop(&d) == -1)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_detach(&d, foreground) == -1)
+		log_fatalx(d.ex, "%s", d.err);
+	if (!foreground)
 		log_set_stderr(0);
-	}
-	if (daemon_pidfile_write(pidfd, err, sizeof(err)) == -1)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_ready(&d) == -1)
+		log_fatalx(d.ex, "%s", d.err);
 
 	/* After detaching: an LMDB environment must not cross a fork(), nor
 	 * may threads (the reload thread). */
-	rs = relayref_get(snap->relay, NULL, err, sizeof(err));
-	if (rs == NULL || store_probe(rs, err, sizeof(err)) != TABLE_OK)
+	rs = storeref_store(snap->relay);
+	if (store_probe(rs, err, sizeof(err)) != STORE_OK)
 		log_warnx("relay table: %s; recipients that need relay "
 		          "permission get 451 until it can be read",
 		          err);
-	log_info("started on %s as %s, relay table %s", st.spec, u.name,
-	         relayref_path(snap->relay));
+	log_info("started on %s as %s, relay table %s", st.spec, d.u.name,
+	         store_name(rs));
 	if (reload_start(conffile, &fixed, err, sizeof(err)) == -1)
 		log_fatalx(DAEMON_EX_OSERR, "%s", err);
 	snapshot_install(snap); /* cfg and st's strings live in it from now */
@@ -302,6 +304,6 @@ main(int argc, char **argv)
 		return DAEMON_EX_OSERR;
 	}
 	log_info("stopped");
-	unlink(pidpath);
+	daemon_end(&d);
 	return 0;
 }

@@ -42,7 +42,7 @@ reload_now(void)
 
 	cur = snapshot_current();
 	if ((cfg = conf_load(conf_path, err, sizeof(err))) == NULL ||
-	    (snap = snapshot_load(cfg, conf_path, cur, err, sizeof(err))) == NULL) {
+	    (snap = snapshot_load(cfg, conf_path, err, sizeof(err))) == NULL) {
 		conf_free(cfg);
 		for (line = strtok_r(err, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save))

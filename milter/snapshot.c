@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claimstore.h"
 #include "conf.h"
-#include "relayref.h"
 #include "relaystore.h"
-#include "relaytable.h"
+#include "storeref.h"
 #include "umtp_hooks.h"
 
 static pthread_mutex_t current_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -55,7 +55,8 @@ snapshot_free(struct snapshot *s)
 	size_t i;
 
 	umtp_hooks_free(s->hooks);
-	relayref_release(s->relay);
+	storeref_release(s->claims);
+	storeref_release(s->relay);
 	policy_free(&s->policy);
 	helo_self_free(&s->self);
 	for (i = 0; i < s->nrequired; i++)
@@ -65,31 +66,14 @@ snapshot_free(struct snapshot *s)
 	free(s);
 }
 
-/* What identifies a Redis relay store: every redis.* setting (a reload
- * that changes none keeps the client and its connections). */
-static void
-redis_ident(cfg_t *cfg, char *buf, size_t len)
-{
-	cfg_t *r = cfg_getsec(cfg, "redis");
-	const char *pw = cfg_getstr(r, "password-file");
-	const char *user = cfg_getstr(r, "username");
-
-	snprintf(buf, len, "redis %s db %ld prefix \"%s\" user %s password-file %s "
-	         "timeout %s",
-	         cfg_getstr(r, "address"), cfg_getint(r, "database"),
-	         cfg_getstr(r, "key-prefix"), user ? user : "-", pw ? pw : "-",
-	         cfg_getstr(r, "timeout"));
-}
-
 /* Everything but the hooks and cfg; 0 or -1 with err. */
 static int
-load_milter(struct snapshot *s, cfg_t *cfg, const char *file,
-            const struct snapshot *prev, char *err, size_t errlen)
+load_milter(struct snapshot *s, cfg_t *cfg, const char *file, char *err,
+            size_t errlen)
 {
 	cfg_t *msec = cfg_getsec(cfg, "milter");
 	cfg_t *rsec = cfg_getsec(cfg, "relay");
-	char path[PATH_MAX], within[64];
-	const char *table;
+	char spec[PATH_MAX + 64], why[512], within[64];
 	unsigned int i, n;
 
 	if (msec == NULL || rsec == NULL) {
@@ -109,32 +93,19 @@ load_milter(struct snapshot *s, cfg_t *cfg, const char *file,
 		           "bad network (or out of memory)");
 		return -1;
 	}
-	if (relaystore_wants_redis(cfg)) {
-		redis_ident(cfg, path, sizeof(path));
-	} else {
-		table = cfg_getstr(rsec, "table");
-		if (table == NULL ||
-		    relaytable_path(table, path, sizeof(path)) == -1) {
-			conf_error(rsec, file, err, errlen, "table",
-			           "path missing or too long");
-			return -1;
-		}
+	/* The relay table, and the claim store for umtp-dedup: shared with
+	 * every other configuration naming the same store (storeref.h). */
+	if (relaystore_spec(cfg, spec, sizeof(spec), why, sizeof(why)) == -1 ||
+	    (s->relay = storeref_get(cfg, spec, STORE_READ, why,
+	                             sizeof(why))) == NULL) {
+		conf_error(rsec, file, err, errlen, "relay table", why);
+		return -1;
 	}
-	if (prev != NULL && strcmp(relayref_path(prev->relay), path) == 0) {
-		s->relay = prev->relay;
-		relayref_hold(s->relay);
-	} else if (relaystore_wants_redis(cfg)) {
-		struct redis *rd = redis_new(cfg, err, errlen);
-		struct store *st = rd != NULL ? store_redis(rd, RELAYSTORE_NS) : NULL;
-		if (rd != NULL && st == NULL)
-			snprintf(err, errlen, "out of memory");
-		if (st == NULL || (s->relay = relayref_new_store(st, path)) == NULL) {
-			if (st != NULL)
-				snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	} else if ((s->relay = relayref_new(path)) == NULL) {
-		conf_error(rsec, file, err, errlen, "table", "out of memory");
+	if (cfg_getbool(msec, "umtp-dedup") &&
+	    (claimstore_spec(cfg, spec, sizeof(spec), why, sizeof(why)) == -1 ||
+	     (s->claims = storeref_get(cfg, spec, STORE_WRITE | STORE_PRIVATE,
+	                               why, sizeof(why))) == NULL)) {
+		conf_error(msec, file, err, errlen, "umtp duplicate store", why);
 		return -1;
 	}
 	s->expire = conf_duration(rsec, "expire");
@@ -171,8 +142,7 @@ load_milter(struct snapshot *s, cfg_t *cfg, const char *file,
 }
 
 struct snapshot *
-snapshot_load(cfg_t *cfg, const char *file, const struct snapshot *prev,
-              char *err, size_t errlen)
+snapshot_load(cfg_t *cfg, const char *file, char *err, size_t errlen)
 {
 	struct snapshot *s;
 
@@ -181,8 +151,11 @@ snapshot_load(cfg_t *cfg, const char *file, const struct snapshot *prev,
 		return NULL;
 	}
 	atomic_init(&s->refs, 1);
-	if (load_milter(s, cfg, file, prev, err, errlen) == -1 ||
-	    (s->hooks = umtp_hooks_load(cfg, err, errlen)) == NULL) {
+	if (load_milter(s, cfg, file, err, errlen) == -1 ||
+	    (s->hooks = umtp_hooks_load(cfg, s->claims != NULL
+	                                         ? storeref_store(s->claims)
+	                                         : NULL,
+	                                err, errlen)) == NULL) {
 		snapshot_free(s); /* cfg is still NULL: the caller's */
 		return NULL;
 	}

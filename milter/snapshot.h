@@ -9,10 +9,10 @@
  *
  * SIGUSR1 reloads the configuration without touching sessions in
  * progress: a session holds the snapshot it started with until it closes,
- * and a snapshot is freed (policy, relay table handle, UMTP settings)
- * when the last session holding it lets go.  The relay table handle is
- * shared with the previous snapshot when the path did not change
- * (relayref.h).
+ * and a snapshot is freed (policy, store references, UMTP settings)
+ * when the last session holding it lets go.  The relay table and the
+ * claim store are shared with every snapshot that names the same store
+ * (storeref.h).
  */
 #ifndef LEAFMAIL_MILTER_SNAPSHOT_H
 #define LEAFMAIL_MILTER_SNAPSHOT_H
@@ -26,7 +26,7 @@
 
 #define SNAPSHOT_MAX_HEADERS 32 /* milter.required-headers, one bit each */
 
-struct relayref;
+struct storeref;
 struct umtp_hooks;
 
 struct snapshot {
@@ -34,7 +34,9 @@ struct snapshot {
 	unsigned long generation;   /* 1 at start, +1 per reload */
 	cfg_t *cfg;                 /* kept alive: hooks may point into it */
 	struct policy policy;       /* local-domains, trusted-networks */
-	struct relayref *relay;     /* <relay.table>.lmdb */
+	struct storeref *relay;     /* the relay table (relaystore.h) */
+	struct storeref *claims;    /* UMTP claims (claimstore.h), or NULL
+	                             * when milter.umtp-dedup is off */
 	long long expire;           /* relay.expire */
 	char deny_text[200];        /* the 550 5.7.1 text, naming expire */
 	struct umtp_hooks *hooks;   /* never NULL */
@@ -46,10 +48,8 @@ struct snapshot {
 };
 
 /* Takes cfg over when it succeeds (the caller frees it otherwise).
- * prev, when not NULL, lends its relay table handle if the path is the
- * same.  NULL with a configuration error ("FILE:LINE: ...") in err. */
-struct snapshot *snapshot_load(cfg_t *cfg, const char *file,
-                               const struct snapshot *prev, char *err,
+ * NULL with a configuration error ("FILE:LINE: ...") in err. */
+struct snapshot *snapshot_load(cfg_t *cfg, const char *file, char *err,
                                size_t errlen);
 /* Takes over the caller's reference; the previous current snapshot is
  * released (freed now if no session holds it). */

@@ -2,57 +2,52 @@
  * umtp_hooks.c - the milter's UMTP side (umtp_hooks.h): configuration,
  * the per-message state, and the libmilter calls at end of message.  The
  * work is in umtp_collect.c (keeping the message), umtp_shadow.c
- * (sending datagrams) and umtp_dedup.c (the duplicate store's verdict),
+ * (sending datagrams) and umtp_dedup.c (the claim store's verdict),
  * which need no libmilter and have unit tests.
  *
  * At end of message, in this order:
- *   dedup   recipients already delivered by UMTP are removed
- *           (smfi_delrcpt), or the message is discarded when that is all
- *           of them; the others are recorded as delivered by SMTP.  A
- *           store that cannot be read changes nothing: a duplicate is
- *           better than a loss.
+ *   dedup   each recipient is claimed for SMTP (claimstore.h): those the
+ *           UMTP copy delivered are removed (smfi_delrcpt), or the
+ *           message is discarded when that is all of them; when a UMTP
+ *           injection is still under way after umtp.claim-wait, 451 4.3.0
+ *           (the sender retries; its SMTP claims stand, so the retry
+ *           keeps those recipients).  A store that cannot be used: 451
+ *           as well, or, with milter.umtp-dedup-unavailable = "deliver",
+ *           the message goes on (a duplicate is possible, never a loss).
  *   shadow  when a recipient's domain has a umtp.peer and the message
  *           fits one datagram: a Message-ID is added if there is none
  *           (smfi_addheader; if that fails, no datagram), then the
  *           datagrams go out.  The SMTP transaction goes on regardless.
  *
- * The duplicate store is opened on first use, not at load: an LMDB
- * environment must not cross the fork when the milter detaches.  One
- * mutex serialises its use (table.h: one writer thread at a time).
+ * The claim store belongs to the snapshot (storeref.h: one handle per
+ * process, shared across reloads); any number of sessions use it at
+ * once.
  */
 #include "umtp_hooks.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "claimstore.h"
 #include "conf.h"
-#include "dedup.h"
-#include "dedupstore.h"
 #include "log.h"
 #include "logsafe.h"
-#include "table.h"
 #include "umtp_collect.h"
 #include "umtp_dedup.h"
 #include "umtp_peers.h"
 #include "umtp_shadow.h"
 
-struct umtp_store {
-	pthread_mutex_t mu;  /* LMDB only: table.h writes one thread at a time */
-	int redis;           /* set at load, never changed: read unlocked */
-	struct store *t;     /* LMDB: NULL until first used; Redis: at load */
-	char path[4096];
-};
-
 struct umtp_hooks {
 	int shadow, dedup;
 	struct umtp_peers peers;
-	size_t cap;        /* umtp.max-message-size: most bytes kept */
-	long long ttl;     /* umtp.dedup-ttl */
-	struct umtp_store *store;
+	size_t cap;          /* umtp.max-message-size: most bytes kept */
+	long long ttl;       /* umtp.dedup-ttl */
+	long long wait_ms;   /* umtp.claim-wait */
+	int deliver_unavailable; /* milter.umtp-dedup-unavailable = deliver */
+	struct store *claims;    /* the snapshot's */
 };
 
 struct umtp_msg {
@@ -61,7 +56,7 @@ struct umtp_msg {
 };
 
 struct umtp_hooks *
-umtp_hooks_load(cfg_t *cfg, char *err, size_t errlen)
+umtp_hooks_load(cfg_t *cfg, struct store *claims, char *err, size_t errlen)
 {
 	cfg_t *m = cfg_getsec(cfg, "milter"), *u = cfg_getsec(cfg, "umtp");
 	struct umtp_hooks *h = calloc(1, sizeof *h);
@@ -96,27 +91,14 @@ umtp_hooks_load(cfg_t *cfg, char *err, size_t errlen)
 		log_warnx("milter.umtp-shadow is on but no umtp peer is "
 		          "configured: nothing will be sent");
 	if (h->dedup) {
-		if ((h->store = calloc(1, sizeof *h->store)) == NULL) {
-			snprintf(err, errlen, "out of memory");
+		if (claims == NULL) {
+			snprintf(err, errlen, "milter.umtp-dedup: no duplicate store");
 			goto fail;
 		}
-		pthread_mutex_init(&h->store->mu, NULL);
-		if (dedup_path(cfg_getstr(cfg, "state-dir"), h->store->path,
-		               sizeof h->store->path) < 0) {
-			snprintf(err, errlen, "state-dir too long");
-			goto fail;
-		}
-		/* Redis: the password file is read now, like the keys. */
-		if (dedupstore_wants_redis(cfg)) {
-			struct redis *rd = redis_new(cfg, err, errlen);
-			if (rd == NULL)
-				goto fail;
-			if ((h->store->t = store_redis(rd, DEDUPSTORE_NS)) == NULL) {
-				snprintf(err, errlen, "out of memory");
-				goto fail;
-			}
-			h->store->redis = 1;
-		}
+		h->claims = claims;
+		h->wait_ms = conf_duration(u, "claim-wait") * 1000;
+		h->deliver_unavailable =
+		    strcmp(cfg_getstr(m, "umtp-dedup-unavailable"), "deliver") == 0;
 	}
 	return h;
 fail:
@@ -129,11 +111,6 @@ umtp_hooks_free(struct umtp_hooks *h)
 {
 	if (h == NULL)
 		return;
-	if (h->store != NULL) {
-		store_close(h->store->t);
-		pthread_mutex_destroy(&h->store->mu);
-		free(h->store);
-	}
 	umtp_peers_free(&h->peers);
 	free(h);
 }
@@ -195,59 +172,99 @@ umtp_msg_body(struct umtp_msg *m, const unsigned char *data, size_t len)
 		umtp_collect_body(&m->c, data, len);
 }
 
+struct wait_log {
+	const char *client, *id;
+	long long wait_ms;
+};
+
+static void
+log_waiting(void *arg, const char *rcpt, const struct claim *c)
+{
+	const struct wait_log *w = arg;
+	char r[256];
+
+	logsafe_str(rcpt, r, sizeof r);
+	log_info("umtp dedup client=%s %s: rcpt=%s being delivered by UMTP "
+	         "(claimed at %lld); waiting up to %lld ms", w->client, w->id, r,
+	         (long long)c->first_seen, w->wait_ms);
+}
+
+static sfsistat
+tempfail(SMFICTX *ctx, const char *text)
+{
+	if (smfi_setreply(ctx, (char *)"451", (char *)"4.3.0", (char *)text) !=
+	    MI_SUCCESS)
+		log_warnx("smfi_setreply failed; the MTA uses its own 4xx text");
+	return SMFIS_TEMPFAIL;
+}
+
 static sfsistat
 do_dedup(struct umtp_msg *m, SMFICTX *ctx, const char *client)
 {
 	const struct umtp_hooks *h = m->h;
 	struct umtp_collect *c = &m->c;
-	struct umtp_store *s = h->store;
 	char err[512] = "", id[128];
-	int *del;
+	enum claim_verdict *verdict;
+	struct claim *found;
+	size_t nwait = 0;
 	long n;
 
 	if (c->msgid == NULL || c->nrcpt == 0)
 		return SMFIS_CONTINUE; /* nothing to match on */
 	logsafe_str(c->msgid, id, sizeof id);
-	if ((del = calloc(c->nrcpt, sizeof *del)) == NULL) {
-		log_warnx("umtp dedup %s: out of memory; delivering", id);
-		return SMFIS_CONTINUE;
+	verdict = calloc(c->nrcpt, sizeof *verdict);
+	found = calloc(c->nrcpt, sizeof *found);
+	if (verdict == NULL || found == NULL) {
+		free(verdict);
+		free(found);
+		log_warnx("umtp dedup client=%s %s: out of memory; deferred",
+		          client, id);
+		return tempfail(ctx, "Duplicate check failed, try again later");
 	}
-	/* LMDB writes need the one lock; Redis none: each command is atomic
-	 * there and SET NX keeps the first record (dedupstore.h). */
-	if (!s->redis)
-		pthread_mutex_lock(&s->mu);
-	if (s->t == NULL) {
-		struct table *t = table_open(s->path, TABLE_WRITE, err, sizeof err);
-		if (t != NULL && (s->t = store_lmdb(t)) == NULL)
-			snprintf(err, sizeof err, "out of memory");
-	}
-	n = s->t == NULL ? TABLE_ERR
-	                 : umtp_dedup_decide(s->t, (struct umtp_peers *)&h->peers,
-	                                     c->msgids, c->nmsgid, c->rcpts,
-	                                     c->nrcpt,
-	                                     time(NULL), h->ttl, del, err,
-	                                     sizeof err);
-	if (!s->redis)
-		pthread_mutex_unlock(&s->mu);
-	if (n == TABLE_ERR) {
+	struct wait_log wl = {client, id, h->wait_ms};
+	n = umtp_dedup_decide(h->claims, (struct umtp_peers *)&h->peers,
+	                      c->msgids, c->nmsgid, c->rcpts, c->nrcpt, h->ttl,
+	                      h->wait_ms, log_waiting, &wl, verdict, found, &nwait,
+	                      err, sizeof err);
+	if (n == STORE_ERR) {
+		free(verdict);
+		free(found);
+		if (h->deliver_unavailable) {
+			log_warnx("umtp dedup client=%s %s: duplicate store: %s; "
+			          "delivering (umtp-dedup-unavailable = deliver)",
+			          client, id, err);
+			return SMFIS_CONTINUE;
+		}
 		log_warnx("umtp dedup client=%s %s: duplicate store: %s; "
-		          "delivering", client, id, err);
-		free(del);
-		return SMFIS_CONTINUE;
+		          "deferred (451)", client, id, err);
+		return tempfail(ctx, "Duplicate check unavailable, try again later");
 	}
-	if (err[0])
-		log_warnx("umtp dedup client=%s %s: recording the SMTP copy "
-		          "failed: %s; a later datagram may deliver it again",
-		          client, id, err);
+	if (nwait > 0) {
+		for (size_t i = 0; i < c->nrcpt; i++) {
+			char r[256];
+			if (verdict[i] != CLAIM_WAIT)
+				continue;
+			logsafe_str(c->rcpts[i], r, sizeof r);
+			log_info("umtp dedup client=%s %s: rcpt=%s still being "
+			         "delivered by UMTP after %lld ms; deferred (451)",
+			         client, id, r, h->wait_ms);
+			break;
+		}
+		free(verdict);
+		free(found);
+		return tempfail(ctx, "Being delivered by another path, try again "
+		                     "later");
+	}
 	if (n > 0 && (size_t)n == c->nrcpt) {
 		log_info("umtp dedup client=%s %s: every recipient already "
 		         "delivered by UMTP; message discarded", client, id);
-		free(del);
+		free(verdict);
+		free(found);
 		return SMFIS_DISCARD;
 	}
 	for (size_t i = 0; i < c->nrcpt; i++) {
 		char r[256];
-		if (!del[i])
+		if (verdict[i] != CLAIM_DROP)
 			continue;
 		logsafe_str(c->rcpts[i], r, sizeof r);
 		if (smfi_delrcpt(ctx, c->rcpts[i]) == MI_SUCCESS)
@@ -257,7 +274,8 @@ do_dedup(struct umtp_msg *m, SMFICTX *ctx, const char *client)
 			log_warnx("umtp dedup client=%s %s: removing rcpt=%s failed; "
 			          "it gets a second copy", client, id, r);
 	}
-	free(del);
+	free(verdict);
+	free(found);
 	return SMFIS_CONTINUE;
 }
 

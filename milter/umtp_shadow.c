@@ -4,7 +4,7 @@
  * Recipients are grouped by peer: protocol 2 puts a peer's recipients in
  * one datagram, protocol 1 sends one per recipient (umtp_out.c).  The
  * datagram carries the same Message-ID as the SMTP copy, which is what
- * lets the receiving site keep one of the two (dedup.h): the receiver
+ * lets the receiving site keep one of the two (claimstore.h): the receiver
  * records what it injects, its milter what arrives by SMTP.  This side
  * records nothing: its own store is for mail arriving here.
  */

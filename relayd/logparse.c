@@ -25,8 +25,9 @@
  *    after it is the server's known trailer; if that last one is not a
  *    valid address the line is not a login -- we never fall back to an
  *    earlier "rip=", which could only have come from the user name.
- *    Where the address comes before the user (Cyrus) it is read from the
- *    left.
+ *    Where the address comes before the user (Cyrus) it is the last of
+ *    the client host's "[A]" (the host name is the client's reverse
+ *    DNS and may hold brackets of its own).
  *
  * Line shapes, and where they come from:
  *  dovecot  real lines from Dovecot 2.3.19 in tests/data/logparse/
@@ -142,10 +143,12 @@ rfind(const char *p, const char *e, const char *needle, size_t m)
 	return NULL;
 }
 
+/* An address with an IPv6 zone is refused: see logparse.h. */
 static int
 parse_addr(const char *p, const char *e, struct addr *a)
 {
-	return e > p && addr_parsen(p, (size_t)(e - p), a) == 0;
+	return e > p && memchr(p, '%', (size_t)(e - p)) == NULL &&
+	       addr_parsen(p, (size_t)(e - p), a) == 0;
 }
 
 /* ---- the program tag ---------------------------------------------- */
@@ -321,8 +324,23 @@ dovecot_trailer(const char *p, const char *e)
 	return 1;
 }
 
+/* The value of ", session=<ID>" in the server's trailer [p, e), if any. */
+static void
+dovecot_session(const char *p, const char *e, struct logparse_event *ev)
+{
+	const char *k = rfind(p, e, ", session=<", 11);
+	if (k == NULL)
+		return;
+	const char *v = k + 11;
+	const char *close = memchr(v, '>', (size_t)(e - v));
+	if (close == NULL || close == v)
+		return;
+	ev->session = v;
+	ev->session_len = (size_t)(close - v);
+}
+
 static int
-line_dovecot(struct span s, struct addr *a)
+line_dovecot(struct span s, struct addr *a, struct logparse_event *ev)
 {
 	/* The service tag comes first in log_path and journald layouts,
 	 * after "[HOST ]dovecot[PID]: " in syslog's. */
@@ -347,9 +365,73 @@ line_dovecot(struct span s, struct addr *a)
 	if (lend == NULL)
 		lend = t.e;
 	struct addr l;
-	if (!parse_addr(t.p, lend, &l))
+	if (!parse_addr(t.p, lend, &l) || !dovecot_trailer(lend, t.e))
 		return 0;
-	return dovecot_trailer(lend, t.e);
+	if (ev != NULL)
+		dovecot_session(lend, t.e, ev);
+	return 1;
+}
+
+/*
+ * The end of a session, written by the mail process with Dovecot's
+ * default mail_log_prefix "%s(%u)<%{pid}><%{session}>: ":
+ *   "imap(alice)<17645><6fMzkA9irqF/AAAD>: Info: Disconnected: Logged out
+ *    in=27 out=556 ...", "... Disconnected: Connection closed (...)",
+ *   "... Disconnected: Server shutting down.", "... Disconnected for
+ *   inactivity ...", "pop3(alice)<N><ID>: Disconnected: Logged out top=..."
+ * (Dovecot 2.3.19, tests/data/logparse/dovecot-2.3.19-real.log); older
+ * versions wrote "... Logged out ...".  The user name here is the
+ * authenticated one (userdb), so the first ")<DIGITS><" closes it; what
+ * follows the prefix may quote a client (IMAP ID), so the message is only
+ * looked at from its start.  At worst a forged line ends a session early:
+ * its address then relays for expire and no longer, as without holding.
+ */
+static int
+line_dovecot_end(struct span s, struct logparse_event *ev)
+{
+	if (!EAT(&s, "imap(") && !EAT(&s, "pop3(") &&
+	    !(eat_host_prog(&s, prog_dovecot) &&
+	      (EAT(&s, "imap(") || EAT(&s, "pop3("))))
+		return 0;
+	for (const char *q = s.p; (q = memchr(q, ')', (size_t)(s.e - q)));
+	     q++) {
+		struct span t = {q + 1, s.e};
+		if (!EAT(&t, "<"))
+			continue;
+		const char *d = t.p;
+		while (t.p < t.e && is_digit(*t.p))
+			t.p++;
+		if (t.p == d || !EAT(&t, "><"))
+			continue;
+		const char *id = t.p;
+		const char *close = memchr(id, '>', (size_t)(t.e - id));
+		if (close == NULL || close == id)
+			return 0;
+		t.p = close + 1;
+		if (!EAT(&t, ": "))
+			return 0;
+		EAT(&t, "Info: ");
+		if (!EAT(&t, "Disconnected") && !EAT(&t, "Logged out"))
+			return 0;
+		ev->session = id;
+		ev->session_len = (size_t)(close - id);
+		return 1;
+	}
+	return 0;
+}
+
+/* "master: [Info: ]Dovecot vX.Y (...) starting up for ...": the server
+ * started, so no earlier session of it is open any more. */
+static int
+line_dovecot_restart(struct span s)
+{
+	if (!EAT(&s, "master: ") &&
+	    !(eat_host_prog(&s, prog_dovecot) && EAT(&s, "master: ")))
+		return 0;
+	EAT(&s, "Info: ");
+	if (!EAT(&s, "Dovecot v"))
+		return 0;
+	return rfind(s.p, s.e, " starting up", 12) != NULL;
 }
 
 /* ---- Courier --------------------------------------------------------- */
@@ -392,27 +474,42 @@ line_courier(struct span s, struct addr *a)
 
 /* ---- Cyrus ------------------------------------------------------------ */
 
+/* "[A]" spanning exactly [p, e). */
+static int
+bracketed(const char *p, const char *e, struct addr *a)
+{
+	return e - p >= 3 && *p == '[' && e[-1] == ']' &&
+	       parse_addr(p + 1, e - 1, a);
+}
+
 static int
 line_cyrus(struct span s, struct addr *a)
 {
 	if (!eat_host_prog(&s, prog_cyrus) || !EAT(&s, "login: "))
 		return 0;
-	/* clienthost: "[A]", "name [A]" or "name[A]"; the name is one token
-	 * from the resolver, the user name only comes after it. */
-	const char *open = s.p;
-	while (open < s.e && *open != '[' && *open != ' ' && *open != ']')
-		open++;
-	if (open < s.e && *open == ' ')
-		open++;
-	if (open >= s.e || *open != '[')
+	/*
+	 * clienthost is "[A]", "NAME [A]" or "NAME[A]", then " USER MECH...".
+	 * NAME comes from the client's reverse DNS, so it may hold a '[' of
+	 * its own ("x[6.6.6.6] [192.0.2.1]"): the address is the one the
+	 * server put last, i.e. from the right: a whole second token "[A]"
+	 * wins, else the first token's last "[...]".  The limit: an account
+	 * whose name is a bracketed address is read as the address.
+	 */
+	const char *sp1 = memchr(s.p, ' ', (size_t)(s.e - s.p));
+	if (sp1 == NULL || sp1 == s.p)
 		return 0;
-	const char *close = memchr(open, ']', (size_t)(s.e - open));
-	if (close == NULL || !parse_addr(open + 1, close, a))
-		return 0;
+	const char *sp2 = memchr(sp1 + 1, ' ', (size_t)(s.e - (sp1 + 1)));
+	const char *p;
+	if (sp2 != NULL && bracketed(sp1 + 1, sp2, a)) {
+		p = sp2;
+	} else {
+		const char *open = memrchr(s.p, '[', (size_t)(sp1 - s.p));
+		if (open == NULL || sp1[-1] != ']' ||
+		    !bracketed(open, sp1, a))
+			return 0;
+		p = sp1;
+	}
 	/* " USER MECH ..." must follow. */
-	const char *p = close + 1;
-	if (p >= s.e || *p != ' ')
-		return 0;
 	const char *sp = memchr(p + 1, ' ', (size_t)(s.e - (p + 1)));
 	return sp != NULL && sp > p + 1 && sp + 1 < s.e && sp[1] != ' ';
 }
@@ -610,59 +707,89 @@ logparser_free(struct logparser *p)
 	free(p);
 }
 
-int
-logparser_line(const struct logparser *p, const char *line, size_t len,
-               time_t now, struct addr *a, time_t *when)
+enum logparse_kind
+logparser_event(const struct logparser *p, const char *line, size_t len,
+                time_t now, struct logparse_event *ev)
 {
-	struct addr found;
+	enum logparse_kind kind = LOGPARSE_NONE;
 	time_t t = now;
-	int ok = 0;
 
+	ev->kind = LOGPARSE_NONE;
+	ev->session = NULL;
+	ev->session_len = 0;
 	if (len == 0 || memchr(line, '\0', len) != NULL)
-		return 0;
+		return LOGPARSE_NONE;
 	if (line[len - 1] == '\r')
 		len--;
 	if (p->fmt == LF_CUSTOM) {
-		ok = line_custom(p, line, len, &found);
-		if (ok)
+		if (line_custom(p, line, len, &ev->a)) {
+			kind = LOGPARSE_LOGIN;
 			logtime_parse(line, len, now, &t);
+		}
 	} else {
 		struct span s = {line, line + len};
 		time_t lt = now;
 		/* A syslog timestamp is only skipped by its shape here; it is
-		 * resolved (which costs a year lookup) for logins alone, below. */
+		 * resolved (which costs a year lookup) for the lines that
+		 * count alone, below. */
 		int lazy = !is_digit(line[0]);
 		size_t n = lazy ? syslog_time_len(line, len)
 		                : logtime_parse(line, len, now, &lt);
 		s.p += n;
+		int ok = 0;
 		switch (p->fmt) {
 		case LF_DOVECOT:
-			ok = line_dovecot(s, &found);
+			if (line_dovecot(s, &ev->a, ev))
+				kind = LOGPARSE_LOGIN;
+			else if (line_dovecot_end(s, ev))
+				kind = LOGPARSE_END;
+			else if (line_dovecot_restart(s))
+				kind = LOGPARSE_RESTART;
 			break;
 		case LF_COURIER:
-			ok = line_courier(s, &found);
+			ok = line_courier(s, &ev->a);
 			break;
 		case LF_CYRUS:
-			ok = line_cyrus(s, &found);
+			ok = line_cyrus(s, &ev->a);
 			break;
 		case LF_UW:
-			ok = line_uw(s, &found);
+			ok = line_uw(s, &ev->a);
 			break;
 		case LF_QPOPPER:
-			ok = line_qpopper(s, &found);
+			ok = line_qpopper(s, &ev->a);
 			break;
 		case LF_CUSTOM:
 			break;
 		}
-		if (ok && lazy && n > 0 && logtime_parse(line, len, now, &lt) != n)
-			ok = 0; /* shaped like a timestamp, but not a valid one */
-		if (ok && n > 0)
+		if (ok)
+			kind = LOGPARSE_LOGIN;
+		if (kind != LOGPARSE_NONE && lazy && n > 0 &&
+		    logtime_parse(line, len, now, &lt) != n)
+			kind = LOGPARSE_NONE; /* shaped like a time stamp, but
+			                         not a valid one */
+		if (n > 0)
 			t = lt;
 	}
-	if (!ok)
+	if (kind == LOGPARSE_NONE) {
+		ev->session = NULL;
+		ev->session_len = 0;
+		return LOGPARSE_NONE;
+	}
+	ev->kind = kind;
+	ev->when = t;
+	return kind;
+}
+
+int
+logparser_line(const struct logparser *p, const char *line, size_t len,
+               time_t now, struct addr *a, time_t *when)
+{
+	struct logparse_event ev;
+
+	if (logparser_event(p, line, len, now, &ev) != LOGPARSE_LOGIN)
 		return 0;
-	*a = found;
+	*a = ev.a;
 	if (when != NULL)
-		*when = t;
+		*when = ev.when;
 	return 1;
 }

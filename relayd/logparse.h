@@ -6,7 +6,9 @@
  * (a POSIX ERE and the number of the group holding the address).
  * Every built-in pattern is anchored on the program tag at the start of
  * the message, so text a user controls (a user name) can never make a
- * failed login or another program's line count as a login.
+ * failed login or another program's line count as a login.  An address
+ * with an IPv6 zone ("fe80::1%eth0") is never a login's: the relay table
+ * has no zones, and "fe80::1" would then be allowed on every link.
  *
  * logparser_line() is reentrant and never writes to the line.
  */
@@ -31,5 +33,34 @@ void logparser_free(struct logparser *p);
  * line carries no timestamp), 0 otherwise. */
 int logparser_line(const struct logparser *p, const char *line, size_t len,
                    time_t now, struct addr *a, time_t *when);
+
+/*
+ * The same, telling sessions apart (relay.hold-while-connected):
+ *   LOGPARSE_LOGIN    a successful login (a, when; session/session_len
+ *                     the server's session id when the line names one)
+ *   LOGPARSE_END      a session ended (session, when): Dovecot's mail
+ *                     process "imap(U)<PID><ID>: Disconnected..." and
+ *                     "... Logged out"
+ *   LOGPARSE_RESTART  the server (re)started (when): Dovecot's "master:
+ *                     Dovecot vX starting up"; none of its earlier
+ *                     sessions is still open
+ *   LOGPARSE_NONE     anything else
+ * session points into line.  Only the dovecot format knows sessions; the
+ * others report logins alone.
+ */
+enum logparse_kind { LOGPARSE_NONE, LOGPARSE_LOGIN, LOGPARSE_END,
+                     LOGPARSE_RESTART };
+
+struct logparse_event {
+	enum logparse_kind kind;
+	struct addr a;
+	time_t when;
+	const char *session;
+	size_t session_len;
+};
+
+enum logparse_kind logparser_event(const struct logparser *p,
+                                   const char *line, size_t len, time_t now,
+                                   struct logparse_event *ev);
 
 #endif

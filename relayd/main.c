@@ -1,11 +1,13 @@
 /*
- * main.c - leafmail-relayd: follow POP3/IMAP login logs and keep the relay
- * table of recently authenticated client addresses.
+ * main.c - leafmail-relayd: follow POP3/IMAP login logs (or take the
+ * logins Dovecot pushes) and keep the relay table of recently
+ * authenticated client addresses.
  *
  *   leafmail-relayd [-fhtV] [-c FILE] [-l | -a IP | -d IP]
  *
- *   -t      check the configuration (and compile every source's parser,
- *           so a bad custom regex shows up too); exit 0 or 78
+ *   -t      check the configuration (and build every source: a bad custom
+ *           regex, a bad push address or API key file shows up too);
+ *           exit 0 or 78
  *   -l      print the unexpired entries, "IP EXPIRES" per line, by IP text
  *   -a IP   add or refresh IP until now + relay.expire (an IP inside
  *           relay.ignore-networks is added, with a warning: asked for)
@@ -14,19 +16,25 @@
  *   none    run the daemon (in the background unless -f or a source
  *           is stdin, "-", which keeps it in the foreground)
  *
- * Daemon start-up, in this order: options, logging, configuration, the
- * sources and their parsers (so nothing is touched when the config is
- * wrong), the user, state-dir/run-dir, the pid file lock (a second
- * instance stops here), the table opened for writing and created empty
- * if missing (Postfix answers 451 while its table does not exist) and
- * owned by `user`, the switch to `user`, saved positions, the sources
- * opened (as `user`, as they will be reopened after rotation, so an
- * unreadable log fails now and clearly), detach, pid, loop.
+ * Daemon start-up, in this order (lib/daemon.h): options, logging,
+ * configuration, the sources built (parsers compiled, API keys read as
+ * root; nothing is touched when the config is wrong), the user,
+ * state-dir/run-dir and the table's directory, the pid file lock (a
+ * second instance stops here), the switch to `user` (a Redis password
+ * file read just before it), then as `user` the table opened for writing
+ * and created empty if missing (Postfix answers 451 while its table does
+ * not exist), the sources opened with their saved positions (as they will
+ * be reopened after rotation, so an unreadable log or a busy port fails
+ * now and clearly), signals, detach, pid, loop.
+ * -l, -a and -d switch to `user` too before they open an LMDB table:
+ * root never opens it (lib/daemon.c says why); with Redis they run as
+ * whoever started them.
  *
  * Exit codes (sysexits): 64 usage, 65 bad IP, 69 a source cannot be read
  * or another instance runs, 71 privilege switch or loop set-up failed,
  * 73 a directory cannot be created, 75 table I/O error, 78 configuration
- * (including a missing user).
+ * (including a missing user, and a state-dir or run-dir the user could
+ * replace).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -34,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,14 +49,10 @@
 #include "addr.h"
 #include "conf.h"
 #include "daemon.h"
+#include "input.h"
 #include "log.h"
-#include "logparse.h"
 #include "loop.h"
-#include "position.h"
 #include "relaystore.h"
-#include "relaytable.h"
-#include "source.h"
-#include "table.h"
 
 #define PROG "leafmail-relayd"
 
@@ -61,8 +64,8 @@ struct relayd {
 	char table_file[4096];
 	long long expire;
 	struct cidr_list ignore;
-	struct loop_source *sources;
-	size_t nsources;
+	struct input **inputs;
+	size_t ninputs;
 };
 
 static void
@@ -78,8 +81,9 @@ usage(FILE *f)
 	           "  -V       print the version\n");
 }
 
-/* Create every source and its parser; errors name the section's line.
- * Returns the number of errors (each printed to stderr). */
+/* Create every source (a log and its parser, or a push listener with its
+ * key read now, as root); errors name the section's line.  Returns the
+ * number of errors (each printed to stderr). */
 static int
 build_sources(struct relayd *r)
 {
@@ -88,35 +92,31 @@ build_sources(struct relayd *r)
 	char err[512];
 	int bad = 0;
 
-	r->sources = calloc(n + 1, sizeof *r->sources);
-	if (r->sources == NULL)
+	r->inputs = calloc(n + 1, sizeof *r->inputs);
+	if (r->inputs == NULL)
 		log_fatalx(DAEMON_EX_OSERR, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		cfg_t *s = cfg_getnsec(relayd, "source", (unsigned)i);
 		const char *title = cfg_title(s);
-		struct loop_source *ls = &r->sources[r->nsources];
+		struct input *in;
 
-		ls->src = source_new(title, err, sizeof err);
-		if (ls->src == NULL) {
+		if (input_is_push(title))
+			in = input_push_new(title, cfg_getstr(s, "api-key-file"),
+			                    err, sizeof err);
+		else
+			in = input_log_new(title, cfg_getstr(s, "format"),
+			                   cfg_getstr(s, "regex"),
+			                   (int)cfg_getint(s, "ip-group"), err,
+			                   sizeof err);
+		if (in == NULL) {
 			fprintf(stderr, "%s:%d: source \"%s\": %s\n",
 			        s->filename ? s->filename : "?", s->line, title,
 			        err);
 			bad++;
 			continue;
 		}
-		ls->parser = logparser_new(cfg_getstr(s, "format"),
-		                           cfg_getstr(s, "regex"),
-		                           (int)cfg_getint(s, "ip-group"), err,
-		                           sizeof err);
-		if (ls->parser == NULL) {
-			fprintf(stderr, "%s:%d: source \"%s\": %s\n",
-			        s->filename ? s->filename : "?", s->line, title,
-			        err);
-			source_free(ls->src);
-			bad++;
-			continue;
-		}
-		r->nsources++;
+		in->id = (unsigned)r->ninputs;
+		r->inputs[r->ninputs++] = in;
 	}
 	return bad;
 }
@@ -124,71 +124,119 @@ build_sources(struct relayd *r)
 static void
 free_sources(struct relayd *r)
 {
-	for (size_t i = 0; i < r->nsources; i++) {
-		source_free(r->sources[i].src);
-		logparser_free(r->sources[i].parser);
-	}
-	free(r->sources);
-	r->sources = NULL;
-	r->nsources = 0;
+	for (size_t i = 0; i < r->ninputs; i++)
+		input_free(r->inputs[i]);
+	free(r->inputs);
+	r->inputs = NULL;
+	r->ninputs = 0;
 }
 
-/* Create the table's directory when it does not exist (owned by `user`).
- * An existing directory is left alone: it may be shared (/var/lib). */
+/* Open every source as `user` (files as they will be reopened after
+ * rotation, sockets bound), positions restored: an unreadable log or a
+ * busy port fails the start, clearly. */
 static void
-table_dir(const struct daemon_user *u, const char *file)
+open_sources(struct relayd *r, const char *posfile)
 {
-	char buf[4096], err[512];
+	struct input_env env = {.positions_file = posfile};
+	char err[1024];
+
+	for (size_t i = 0; i < r->ninputs; i++) {
+		struct input *in = r->inputs[i];
+		if (in->ops->open(in, &env, err, sizeof err) < 0)
+			log_fatalx(DAEMON_EX_UNAVAILABLE, "source %s: %s",
+			           in->name, err);
+	}
+}
+
+/* The loop's settings beyond the store and the files. */
+static void
+loop_settings(struct relayd *r, struct loop_conf *lc)
+{
+	lc->inputs = r->inputs;
+	lc->ninputs = r->ninputs;
+	lc->ignore = &r->ignore;
+	lc->expire = r->expire;
+	lc->sweep_interval = conf_duration(r->relay, "sweep-interval");
+	lc->max_skew = conf_duration(r->relay, "max-clock-skew");
+	lc->hold = cfg_getbool(r->relay, "hold-while-connected");
+	lc->hold_max = conf_duration(r->relay, "hold-max");
+	lc->hold_max_sessions =
+	    (size_t)cfg_getint(r->relay, "hold-max-sessions");
+}
+
+/* Create the table's directory when it does not exist (for `user`, as
+ * root, reached safely: lib/daemon.c).  An existing directory is left
+ * alone: it may be shared (/var/lib). */
+static void
+table_dir(struct daemon *d, const char *file)
+{
+	char buf[4096];
 	struct stat st;
 
 	snprintf(buf, sizeof buf, "%s", file);
 	const char *dir = dirname(buf);
 	if (stat(dir, &st) == 0)
 		return;
-	if (daemon_prepare_dirs(u, dir, NULL, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "relay table directory: %s", err);
+	if (daemon_dir(d, dir) < 0)
+		log_fatalx(d->ex, "relay table %s", d->err);
 }
 
-/* Open the table for writing (creating it) and hand it to `user`. */
-static struct table *
-table_open_write(const struct daemon_user *u, const char *file)
+/* relay.store is "redis": nothing of the service account's on disk. */
+static int
+uses_redis(const struct relayd *r)
 {
-	char err[512];
-	table_dir(u, file);
-	struct table *t = table_open(file, TABLE_WRITE, err, sizeof err);
-	if (t == NULL)
-		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-	if (daemon_chown(u, file, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-	return t;
+	return strcmp(cfg_getstr(r->relay, "store"), "redis") == 0;
 }
 
-/* The configured store: for writing (u set) the LMDB file created and
- * handed to `user`, for reading (u NULL) the file as it is, missing or
- * not; or the Redis client (its password file read now, as root). */
+/* The configured store (relaystore_open()): a Redis password file is
+ * read now, so call it as root before the switch; an LMDB file is opened
+ * on its first use, which comes after the switch (store_drop()). */
 static struct store *
-store_open(struct relayd *r, const struct daemon_user *u)
+relay_open(struct relayd *r, int write)
 {
 	char err[512];
-	struct store *st;
+	struct store *st = relaystore_open(r->cfg, write ? STORE_WRITE : STORE_READ,
+	                                   err, sizeof err);
 
-	if (relaystore_wants_redis(r->cfg)) {
-		struct redis *rd = redis_new(r->cfg, err, sizeof err);
-		if (rd == NULL)
-			log_fatalx(DAEMON_EX_CONFIG, "relay table: %s", err);
-		st = store_redis(rd, RELAYSTORE_NS);
-	} else if (u != NULL) {
-		st = store_lmdb(table_open_write(u, r->table_file));
-	} else {
-		struct table *t = table_open(r->table_file, TABLE_READ_MISSING_OK,
-		                             err, sizeof err);
-		if (t == NULL)
-			log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
-		st = store_lmdb(t);
-	}
 	if (st == NULL)
-		log_fatalx(DAEMON_EX_OSERR, "relay table: out of memory");
+		log_fatalx(DAEMON_EX_CONFIG, "relay table: %s", err);
 	return st;
+}
+
+/* Switch to `user` for good (daemon_init() done) and return the store,
+ * opened as lib/daemon.c's rule wants: Redis's password file is read as
+ * root before the switch; an LMDB table is opened, or created, only after
+ * it, as `user`: a link the service account put in its place leads
+ * nowhere root could go.  For writing, an LMDB table is created now:
+ * Postfix answers 451 while an access table it was given is missing. */
+static struct store *
+store_drop(struct relayd *r, struct daemon *d, int write)
+{
+	struct store *st = relay_open(r, write);
+	char err[512];
+
+	if (daemon_drop(d) < 0)
+		log_fatalx(d->ex, "%s", d->err);
+	if (write && !uses_redis(r) &&
+	    store_probe(st, err, sizeof err) != STORE_OK)
+		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
+	return st;
+}
+
+/* -l, -a, -d: Redis as root as it is (nothing of the service account's
+ * on disk); an LMDB table only after the switch to `user`. */
+static struct store *
+store_open_cmd(struct relayd *r, int write)
+{
+	struct daemon d;
+
+	if (uses_redis(r))
+		return relay_open(r, write);
+	if (daemon_init(&d, PROG, cfg_getstr(r->cfg, "user")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (write)
+		table_dir(&d, r->table_file);
+	return store_drop(r, &d, write);
 }
 
 static int
@@ -209,9 +257,9 @@ cmd_list(struct relayd *r)
 {
 	char err[512];
 	time_t now = time(NULL);
-	struct store *st = store_open(r, NULL);
+	struct store *st = store_open_cmd(r, 0);
 
-	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == TABLE_ERR)
+	if (relaystore_foreach(st, list_one, &now, err, sizeof err) == STORE_ERR)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	store_close(st);
 	if (fflush(stdout) != 0 || ferror(stdout))
@@ -223,16 +271,12 @@ cmd_list(struct relayd *r)
 static int
 cmd_change(struct relayd *r, enum mode mode, const char *ip)
 {
-	struct daemon_user u;
 	struct relay_rec rec;
 	char err[512];
 
 	if (addr_parse(ip, &rec.a) < 0)
 		log_fatalx(DAEMON_EX_DATAERR, "\"%s\" is not an IP address", ip);
-	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
-	                       sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
-	struct store *st = store_open(r, &u);
+	struct store *st = store_open_cmd(r, 1);
 	rec.expires = 0;
 	if (mode == MODE_ADD) {
 		if (cidr_list_match(&r->ignore, &rec.a))
@@ -245,7 +289,7 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 	if (mode == MODE_DEL) {
 		/* "now" 0: any record at all, expired or not. */
 		int g = relaystore_check(st, &rec.a, 0, NULL, err, sizeof err);
-		if (g == TABLE_ERR)
+		if (g == STORE_ERR)
 			log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 		if (g == 0) {
 			char text[ADDR_STRLEN];
@@ -256,7 +300,7 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 			return 0;
 		}
 	}
-	if (relaystore_write(st, &rec, 1, 0, err, sizeof err) != TABLE_OK)
+	if (relaystore_write(st, &rec, 1, 0, err, sizeof err) != STORE_OK)
 		log_fatalx(DAEMON_EX_TEMPFAIL, "relay table: %s", err);
 	store_close(st);
 	return 0;
@@ -265,95 +309,61 @@ cmd_change(struct relayd *r, enum mode mode, const char *ip)
 static int
 run_daemon(struct relayd *r, int foreground)
 {
-	struct daemon_user u;
-	char err[1024], pidpath[4096], posfile[4096];
+	struct daemon d;
+	char err[1024], posfile[4096], sessfile[4096];
 	const char *state_dir = cfg_getstr(r->cfg, "state-dir");
 	const char *run_dir = cfg_getstr(r->cfg, "run-dir");
 
-	if (r->nsources == 0)
+	if (r->ninputs == 0)
 		log_fatalx(DAEMON_EX_CONFIG, "no relayd.source configured: "
 		                             "nothing to follow");
-	if (daemon_user_lookup(cfg_getstr(r->cfg, "user"), &u, err,
-	                       sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CONFIG, "%s", err);
-	if (daemon_prepare_dirs(&u, state_dir, run_dir, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "%s", err);
-	if ((size_t)snprintf(pidpath, sizeof pidpath, "%s/" PROG ".pid",
-	                     run_dir) >= sizeof pidpath ||
-	    (size_t)snprintf(posfile, sizeof posfile, "%s/relayd.positions",
-	                     state_dir) >= sizeof posfile)
-		log_fatalx(DAEMON_EX_CONFIG, "state-dir or run-dir too long");
-	int pidfd = daemon_pidfile_lock(pidpath, err, sizeof err);
-	if (pidfd < 0)
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	struct store *st = store_open(r, &u);
-	if (daemon_drop_privs(&u, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if ((size_t)snprintf(posfile, sizeof posfile, "%s/relayd.positions",
+	                     state_dir) >= sizeof posfile ||
+	    (size_t)snprintf(sessfile, sizeof sessfile, "%s/relayd.sessions",
+	                     state_dir) >= sizeof sessfile)
+		log_fatalx(DAEMON_EX_CONFIG, "state-dir too long");
+	if (daemon_init(&d, PROG, cfg_getstr(r->cfg, "user")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_dirs(&d, state_dir, run_dir) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (!uses_redis(r))
+		table_dir(&d, r->table_file);
+	if (daemon_lock(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	struct store *st = store_drop(r, &d, 1);
 
-	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ifd < 0)
-		log_fatal(DAEMON_EX_OSERR, "inotify_init1");
-	for (size_t i = 0; i < r->nsources; i++) {
-		struct source *s = r->sources[i].src;
-		struct source_pos p;
-		if (source_kind(s) == SOURCE_FILE) {
-			int lr = position_load(posfile, source_name(s), &p, err,
-			                       sizeof err);
-			if (lr < 0)
-				log_warnx("%s (reading %s from its start)", err,
-				          source_name(s));
-			else if (lr == 1)
-				source_restore(s, &p);
-		}
-		if (source_open(s, ifd, err, sizeof err) < 0)
-			log_fatalx(DAEMON_EX_UNAVAILABLE, "source %s: %s",
-			           source_name(s), err);
-	}
+	open_sources(r, posfile);
 
-	/* Block the signals the loop takes through its signalfd before we
-	 * detach, so a TERM that arrives early is handled, not fatal. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	/* Blocked before we detach, so a TERM that arrives early is handled
+	 * by the loop's signalfd, not fatal. */
+	if (daemon_block_signals(&d, SIGTERM, SIGINT, SIGHUP, 0) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	/* Detaching points stdin at /dev/null: a "-" source (journalctl ...
 	 * | leafmail-relayd) keeps relayd in the foreground. */
-	for (size_t i = 0; i < r->nsources; i++)
-		if (source_kind(r->sources[i].src) == SOURCE_STDIN)
+	for (size_t i = 0; i < r->ninputs; i++)
+		if (strcmp(r->inputs[i]->name, "-") == 0)
 			foreground = 1;
-	if (!foreground && daemon_detach(err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_detach(&d, foreground) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_ready(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	log_info("started as %s: %zu source(s), table %s, expire %llds",
-	         u.name, r->nsources, store_name(st), r->expire);
-	if (store_probe(st, err, sizeof err) != TABLE_OK)
+	         d.u.name, r->ninputs, store_name(st), r->expire);
+	if (store_probe(st, err, sizeof err) != STORE_OK)
 		log_warnx("relay table: %s; logins are kept and written once it "
 		          "answers",
 		          err);
 
 	struct loop_conf lc = {
-	    .sources = r->sources,
-	    .nsources = r->nsources,
-	    .ifd = ifd,
 	    .store = st,
-	    .ignore = &r->ignore,
-	    .expire = r->expire,
-	    .sweep_interval = conf_duration(r->relay, "sweep-interval"),
 	    .positions_file = posfile,
+	    .sessions_file = sessfile,
 	};
+	loop_settings(r, &lc);
 	int rc = loop_run(&lc);
 	log_info("exiting (%d)", rc);
 	store_close(st);
-	close(ifd);
-	/* Still holding the lock: no other instance can own the file yet.
-	 * run-dir belongs to `user`, so this works after the switch too. */
-	unlink(pidpath);
-	close(pidfd);
+	daemon_end(&d);
 	return rc;
 }
 
@@ -422,7 +432,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: relay.ignore-networks: bad network\n", path);
 		return DAEMON_EX_CONFIG;
 	}
-	if (relaytable_path(cfg_getstr(r.relay, "table"), r.table_file,
+	if (relaystore_path(cfg_getstr(r.relay, "table"), r.table_file,
 	                    sizeof r.table_file) < 0) {
 		fprintf(stderr, "%s: relay.table: name too long\n", path);
 		return DAEMON_EX_CONFIG;
@@ -437,16 +447,16 @@ main(int argc, char **argv)
 		} else if (test) {
 			/* The Redis password file is part of the check. */
 			char rerr[512];
-			struct redis *rd = NULL;
-			if (relaystore_wants_redis(r.cfg) &&
-			    (rd = redis_new(r.cfg, rerr, sizeof rerr)) == NULL) {
+			struct store *st = relaystore_open(r.cfg, STORE_READ, rerr,
+			                                   sizeof rerr);
+			if (st == NULL) {
 				fprintf(stderr, "%s: %s\n", path, rerr);
 				rc = DAEMON_EX_CONFIG;
 			} else {
 				printf("%s: configuration OK\n", path);
 				rc = 0;
 			}
-			redis_free(rd);
+			store_close(st);
 		} else {
 			rc = run_daemon(&r, foreground);
 		}

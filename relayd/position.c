@@ -2,16 +2,19 @@
  * position.c - the file where relayd keeps each file source's position.
  *
  * Interface: position.h.  Format, one line per source:
- *     "<dev> <ino> <offset> <path>\n"
- * three unsigned decimal numbers and the path, which is the rest of the
- * line (it may contain spaces, never a newline).
+ *     "<dev> <ino> <offset> [<birth> ]<path>\n"
+ * three or four unsigned decimal numbers and the path, which is the rest
+ * of the line (it may contain spaces, never a newline).  The fourth, when
+ * the file system keeps it, is the file's birth time in nanoseconds: after
+ * a restart the rotated generations born after it are read before the
+ * current file (source.c); files written before it existed have three.
  *
- * position_save() writes a temporary file beside the target (mkstemp, so
- * the rename never crosses a file system), fsyncs it, renames it over the
- * target and fsyncs the directory, so after a crash the file holds either
- * the old or the new positions.  A temporary file is removed on every
- * error; one left by a crash at the wrong moment is harmless (it is never
- * read) and named <file>.XXXXXX.
+ * position_save() writes the file through statefile_write(): private
+ * (0600), replaced atomically, never through a planted link; after a
+ * crash it holds either the old or the new positions.  A temporary file
+ * left by a crash at the wrong moment is harmless (it is never read) and
+ * named <file>.XXXXXX.  position_load() opens it with statefile_open()
+ * (no symbolic link, regular files only).
  *
  * position_load() reads strictly: any line that is not exactly the format
  * above (a missing newline, a sign, a number out of range, a NUL byte, an
@@ -19,6 +22,7 @@
  * guessed position could skip logins.  Nothing here logs.
  */
 #include "position.h"
+#include "statefile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,54 +33,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		r = write(fd, p, n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* fsync the directory holding file, so the rename itself is durable. */
-static int sync_dir(const char *file)
-{
-	const char *slash = strrchr(file, '/');
-	char dir[PATH_MAX];
-	int fd, r;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == file)
-		snprintf(dir, sizeof dir, "/");
-	else if ((size_t)(slash - file) >= sizeof dir) {
-		errno = ENAMETOOLONG;
-		return -1;
-	} else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 int position_save(const char *file, const struct position_entry *e, size_t n,
                   char *err, size_t errlen)
 {
 	char line[PATH_MAX + 80];
-	char *tmp = NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
 	size_t i;
-	int fd = -1, len;
-	const char *what;
+	int rc;
 
 	for (i = 0; i < n; i++) {
 		if (e[i].path[0] == '\0' || strchr(e[i].path, '\n') != NULL) {
@@ -90,56 +54,40 @@ int position_save(const char *file, const struct position_entry *e, size_t n,
 			return -1;
 		}
 	}
-	if (asprintf(&tmp, "%s.XXXXXX", file) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	what = "create";
-	if ((fd = mkstemp(tmp)) < 0)
-		goto fail;
-	what = "write";
 	for (i = 0; i < n; i++) {
-		len = snprintf(line, sizeof line, "%llu %llu %lld %s\n",
-		               (unsigned long long)e[i].pos.dev,
-		               (unsigned long long)e[i].pos.ino,
-		               (long long)e[i].pos.offset, e[i].path);
-		if (len < 0 || (size_t)len >= sizeof line) {
-			errno = ENAMETOOLONG;
-			goto fail;
+		int l = e[i].pos.birth > 0
+		            ? snprintf(line, sizeof line, "%llu %llu %lld %lld %s\n",
+		                       (unsigned long long)e[i].pos.dev,
+		                       (unsigned long long)e[i].pos.ino,
+		                       (long long)e[i].pos.offset,
+		                       e[i].pos.birth, e[i].path)
+		            : snprintf(line, sizeof line, "%llu %llu %lld %s\n",
+		                       (unsigned long long)e[i].pos.dev,
+		                       (unsigned long long)e[i].pos.ino,
+		                       (long long)e[i].pos.offset, e[i].path);
+		if (l < 0 || (size_t)l >= sizeof line) {
+			snprintf(err, errlen, "%s: source path too long: %s",
+			         file, e[i].path);
+			free(buf);
+			return -1;
 		}
-		if (write_all(fd, line, (size_t)len) < 0)
-			goto fail;
+		if (len + (size_t)l > cap) {
+			size_t ncap = (cap + (size_t)l) * 2;
+			char *nb = realloc(buf, ncap);
+			if (nb == NULL) {
+				snprintf(err, errlen, "out of memory");
+				free(buf);
+				return -1;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		memcpy(buf + len, line, (size_t)l);
+		len += (size_t)l;
 	}
-	what = "fsync";
-	if (fsync(fd) < 0)
-		goto fail;
-	what = "close";
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	what = "rename";
-	if (rename(tmp, file) < 0)
-		goto fail;
-	free(tmp);
-	if (sync_dir(file) < 0) {
-		/* Renamed: the new positions are in place, only not yet
-		 * known to be durable. */
-		snprintf(err, errlen, "%s: fsync of its directory: %s", file,
-		         strerror(errno));
-		return -1;
-	}
-	return 0;
-fail:
-	snprintf(err, errlen, "%s: %s %s: %s", file, what, tmp,
-	         strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (strcmp(what, "create") != 0)
-		unlink(tmp);
-	free(tmp);
-	return -1;
+	rc = statefile_write(file, buf != NULL ? buf : "", len, err, errlen);
+	free(buf);
+	return rc;
 }
 
 /* One unsigned decimal number followed by a space; *pp moves past both. */
@@ -162,7 +110,7 @@ static int number(const char **pp, unsigned long long *v)
 static int parse(const char *line, size_t len, struct source_pos *p,
                  const char **path)
 {
-	unsigned long long dev, ino, off;
+	unsigned long long dev, ino, off, birth = 0;
 	const char *q = line;
 
 	if (memchr(line, '\0', len) != NULL)
@@ -170,8 +118,14 @@ static int parse(const char *line, size_t len, struct source_pos *p,
 	if (number(&q, &dev) < 0 || number(&q, &ino) < 0 ||
 	    number(&q, &off) < 0)
 		return -1;
+	/* A fourth number is the birth time; a path never starts with a
+	 * digit (it is absolute), so the two forms cannot be confused. */
+	if (isdigit((unsigned char)*q) &&
+	    (number(&q, &birth) < 0 || birth > (unsigned long long)LLONG_MAX))
+		return -1;
 	if (*q == '\0')
 		return -1;
+	p->birth = (long long)birth;
 	p->dev = (dev_t)dev;
 	p->ino = (ino_t)ino;
 	p->offset = (off_t)off;
@@ -196,13 +150,8 @@ int position_load(const char *file, const char *path, struct source_pos *p,
 	int found = 0;
 	FILE *f;
 
-	if ((f = fopen(file, "re")) == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "cannot read %s: %s", file,
-		         strerror(errno));
-		return -1;
-	}
+	if ((f = statefile_open(file, err, errlen)) == NULL)
+		return errno == ENOENT && err[0] == '\0' ? 0 : -1;
 	/* Every line is checked, not only up to ours: a damaged file is
 	 * reported whichever source it would have hurt. */
 	while ((len = getline(&line, &cap, f)) > 0) {

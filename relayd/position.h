@@ -2,9 +2,10 @@
  * position.h - where each file source stopped, kept in
  * <state-dir>/relayd.positions so a restarted relayd resumes there.
  *
- * One line per source: "<dev> <ino> <offset> <path>\n".  Written to a
- * temporary file, fsync'd and renamed over the old one, so a crash leaves
- * either the old or the new positions, never a torn file.  relayd saves
+ * One line per source: "<dev> <ino> <offset> [<birth> ]<path>\n".
+ * Written privately (mode 0600) to a temporary file, fsync'd and renamed
+ * over the old one (statefile.h), so a crash leaves either the old or the
+ * new positions, never a torn file.  relayd saves
  * positions only after the table transaction holding the logins read up
  * to them has committed: after a crash lines may be read twice, never
  * lost.

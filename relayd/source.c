@@ -26,6 +26,28 @@
  * (start-up, SIGHUP, a retry) miss nothing.  The current file is always
  * read to its end before the path is looked at, so lines written to the
  * old file before the new one appeared come first.
+ *
+ * Rotation: every generation, in order.  A reader that stalls (or is
+ * stopped) across two rotations finds at the path a file two generations
+ * newer than the one it holds; the one in between was never at the path
+ * while we looked.  So whenever a new file is opened as current, the
+ * rotated names ("<name>.N", "<name>-DATE", not compressed ones) are
+ * searched for files born (statx birth time) between the one we held and
+ * the new one, never followed before; each is read whole, oldest first,
+ * through the old slot, and the newest of them stays there for its late
+ * lines.  Ties of a coarse file system clock are broken by name (a larger
+ * rotation number is older) and by a small memory of the files already
+ * followed (an inode number is reused, so files are known by device,
+ * inode and birth).  After a restart the saved position's birth time
+ * plays the part of the file we held (position.h).  A file system that
+ * keeps no birth times gets the old behaviour: the newest file only.
+ * What cannot be read any more is counted: new files at the path
+ * (IN_CREATE/IN_MOVED_TO events of the directory watch) against the
+ * generations followed; a difference, once the file at the path is the
+ * one we read, means a generation was removed (or compressed) unread, and
+ * source_report() says so, as it does for a saved position whose file is
+ * gone.
+ *
  * Copytruncate: the file is shorter than our offset, so we start again at
  * 0.  Lines written between our last read and the truncate survive only in
  * the copy, so first the rotated name whose bytes before our offset match
@@ -48,8 +70,10 @@
  * is read first; the new file is then read from 0.
  *
  * Errors: source_open/source_read fill err (permission denied names the
- * user and the fix); nothing here logs or exits.  Limits: inotify watches
- * are left to the inotify instance when a source is freed (another source
+ * user and the fix); nothing here logs or exits.  Limits: a writer still
+ * appending to a file two generations old is read only until that file
+ * leaves the old slot (logrotate's postrotate reopens long before); inotify
+ * watches are left to the inotify instance when a source is freed (another source
  * may share the directory's watch); a file truncated and refilled beyond
  * our offset before we look is not recognised as truncated; when the
  * watched directory itself is removed the source stops noticing changes;
@@ -69,6 +93,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define SOURCE_BUFSIZE 65536
@@ -79,11 +104,21 @@
  * yet is our cue to try again. */
 #define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_MASK_ADD)
 
+/* One generation of the log: a file known by device, inode and birth. */
+struct gen {
+	dev_t dev;
+	ino_t ino;
+	long long birth;
+};
+
+#define SEEN_MAX 64
+
 struct slot {
 	int fd;       /* -1 when closed */
 	int wd;       /* inotify watch on the file, -1 if none */
 	dev_t dev;
 	ino_t ino;
+	long long birth; /* statx birth time in ns; 0 unknown */
 	off_t off;    /* of the next byte to read */
 	off_t done;   /* just after the last newline consumed */
 	char *held;   /* partial line, SOURCE_MAX_LINE + 1 bytes */
@@ -108,6 +143,18 @@ struct source {
 	struct source_pos rpos;
 	unsigned long skipped;
 	char *buf;
+	/* Generations (see "Rotation" above). */
+	struct gen last;   /* the newest file opened as current */
+	int have_last;
+	struct gen gap_lo; /* files born after it and before the current */
+	int gap;           /* one are still to be read */
+	int gap_strict;    /* after a restart: born strictly after it */
+	struct gen seen[SEEN_MAX]; /* followed, or there at the first open */
+	size_t nseen, seen_next;
+	unsigned long creates, followed; /* new files at the path, seen */
+	int count_first;   /* the path was empty at open */
+	int at_path;       /* the last look found the current file there */
+	char report[256];  /* what was lost, for source_report() */
 };
 
 static void slot_init(struct slot *sl)
@@ -218,6 +265,17 @@ const char *source_name(const struct source *s)
 int source_pollfd(const struct source *s)
 {
 	return s->kind == SOURCE_FILE ? -1 : s->fd;
+}
+
+const char *source_report(struct source *s)
+{
+	static _Thread_local char out[sizeof s->report];
+
+	if (s->report[0] == '\0')
+		return NULL;
+	memcpy(out, s->report, sizeof out);
+	s->report[0] = '\0';
+	return out;
 }
 
 unsigned long source_skipped(struct source *s)
@@ -431,6 +489,18 @@ static int slot_drain(struct source *s, struct slot *sl, source_line_fn fn,
 	}
 }
 
+/* A file's birth time in ns, 0 when the file system does not keep it. */
+static long long fd_birth(int fd)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_BTIME))
+		return 0;
+	return (long long)stx.stx_btime.tv_sec * 1000000000LL +
+	       stx.stx_btime.tv_nsec;
+}
+
 /* Open path into sl at offset off (0 if the file is shorter: it was
  * truncated).  1 opened, 0 no such file, -1 error. */
 static int slot_open(struct slot *sl, const char *path,
@@ -487,32 +557,242 @@ static int slot_open(struct slot *sl, const char *path,
 	sl->fd = fd;
 	sl->dev = st.st_dev;
 	sl->ino = st.st_ino;
+	sl->birth = fd_birth(fd);
 	sl->off = sl->done = off;
 	sl->len = 0;
 	sl->skipping = 0;
 	return 1;
 }
 
+/* ---- generations ---- */
+
+static struct gen slot_gen(const struct slot *sl)
+{
+	struct gen g = {sl->dev, sl->ino, sl->birth};
+
+	return g;
+}
+
+static int gen_same(const struct gen *g, dev_t dev, ino_t ino)
+{
+	return g->dev == dev && g->ino == ino;
+}
+
+/* The same file: an inode number is reused once its file is gone, so
+ * the birth time tells a new file from an old one where it is known. */
+static int gen_eq(const struct gen *a, const struct gen *b)
+{
+	return gen_same(a, b->dev, b->ino) &&
+	       (a->birth == 0 || b->birth == 0 || a->birth == b->birth);
+}
+
+static int seen(const struct source *s, const struct gen *g)
+{
+	for (size_t i = 0; i < s->nseen; i++)
+		if (gen_eq(&s->seen[i], g))
+			return 1;
+	return 0;
+}
+
+static void seen_add(struct source *s, const struct gen *g)
+{
+	if (seen(s, g))
+		return;
+	s->seen[s->seen_next] = *g;
+	s->seen_next = (s->seen_next + 1) % SEEN_MAX;
+	if (s->nseen < SEEN_MAX)
+		s->nseen++;
+}
+
+/* A rotated name of ours: "<base>.<x>" or "<base>-<x>", not compressed
+ * (what logrotate's compress made is a new file we cannot read). */
+static int rotated_name(const struct source *s, const char *name)
+{
+	static const char *const packed[] = {".gz", ".bz2", ".xz", ".zst",
+		".lz4", ".lzma", ".lzo", ".Z", ".br", NULL};
+	size_t blen = strlen(s->base), n = strlen(name);
+
+	if (n <= blen + 1 || strncmp(name, s->base, blen) != 0 ||
+	    (name[blen] != '.' && name[blen] != '-'))
+		return 0;
+	for (int i = 0; packed[i] != NULL; i++) {
+		size_t k = strlen(packed[i]);
+		if (n > k && strcmp(name + n - k, packed[i]) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* A regular file's generation (not through a symbolic link); birth 0
+ * when the file system keeps none.  0, or -1 (missing, not a file). */
+static int path_gen(const char *path, struct gen *g)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW,
+	          STATX_TYPE | STATX_INO | STATX_BTIME, &stx) < 0 ||
+	    !S_ISREG(stx.stx_mode))
+		return -1;
+	g->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	g->ino = (ino_t)stx.stx_ino;
+	g->birth = (stx.stx_mask & STATX_BTIME)
+	               ? (long long)stx.stx_btime.tv_sec * 1000000000LL +
+	                     stx.stx_btime.tv_nsec
+	               : 0;
+	return 0;
+}
+
+/* Every rotated sibling there now counts as read: at the first open it
+ * is history from before relayd. */
+static void seen_siblings(struct source *s)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct gen g;
+	DIR *d = opendir(s->dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && s->nseen < SEEN_MAX)
+		if (rotated_name(s, de->d_name) &&
+		    snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name) <
+		        (int)sizeof path &&
+		    path_gen(path, &g) == 0)
+			seen_add(s, &g);
+	closedir(d);
+}
+
+struct cand {
+	struct gen g;
+	long num; /* "<base>.<num>": a larger number is older; -1 other */
+	char name[NAME_MAX + 1];
+};
+
+/* Oldest first: by birth, and on a tie (a coarse clock) by name: a larger
+ * rotation number is older, dates sort as text. */
+static int cand_cmp(const void *x, const void *y)
+{
+	const struct cand *a = x, *b = y;
+
+	if (a->g.birth != b->g.birth)
+		return a->g.birth < b->g.birth ? -1 : 1;
+	if (a->num >= 0 && b->num >= 0 && a->num != b->num)
+		return a->num > b->num ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+static long rotation_number(const struct source *s, const char *name)
+{
+	const char *p = name + strlen(s->base);
+	char *end;
+	long n;
+
+	if (*p != '.' || p[1] < '0' || p[1] > '9')
+		return -1;
+	n = strtol(p + 1, &end, 10);
+	return *end == '\0' ? n : -1;
+}
+
+/* The files born between gap_lo and the current file, never followed:
+ * generations rotated away before we looked at the path (relayd stalled,
+ * or was stopped, across two rotations or more).  Read each whole, oldest
+ * first, through the old slot; the newest stays there, since its writer
+ * may still be appending to it.  Needs birth times: without them (a file
+ * system that keeps none) such a generation is skipped, as before. */
+static void fill_gap(struct source *s, int ifd, source_line_fn fn, void *arg)
+{
+	struct cand *c = NULL;
+	size_t n = 0, cap = 0;
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (!s->gap)
+		return;
+	s->gap = 0;
+	int strict = s->gap_strict;
+	s->gap_strict = 0;
+	if (s->gap_lo.birth == 0 || s->cur.fd < 0 || s->cur.birth == 0 ||
+	    (d = opendir(s->dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct gen g;
+
+		if (!rotated_name(s, de->d_name) ||
+		    snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name) >=
+		        (int)sizeof path ||
+		    path_gen(path, &g) < 0 || g.birth == 0)
+			continue;
+		if (gen_eq(&g, &s->gap_lo) ||
+		    gen_same(&g, s->cur.dev, s->cur.ino) ||
+		    gen_same(&g, s->old.dev, s->old.ino) ||
+		    seen(s, &g) || g.birth < s->gap_lo.birth ||
+		    (strict && g.birth == s->gap_lo.birth) ||
+		    g.birth > s->cur.birth)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct cand *v = realloc(c, ncap * sizeof *v);
+			if (v == NULL)
+				break;
+			c = v;
+			cap = ncap;
+		}
+		c[n].g = g;
+		c[n].num = rotation_number(s, de->d_name);
+		snprintf(c[n].name, sizeof c[n].name, "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(c, n, sizeof *c, cand_cmp);
+	for (size_t i = 0; i < n; i++) {
+		char err[8];
+		struct source_pos want = {c[i].g.dev, c[i].g.ino, 0, 0};
+
+		/* The file before it gets no more lines: its writer has
+		 * moved on twice since. */
+		if (s->old.fd >= 0) {
+			slot_drain(s, &s->old, fn, arg, err, sizeof err);
+			flush(&s->old, fn, arg);
+			slot_close(&s->old, ifd);
+		}
+		snprintf(path, sizeof path, "%s/%s", s->dir, c[i].name);
+		if (slot_open(&s->old, path, ifd, 0, &want, err, sizeof err) !=
+		    1)
+			continue; /* gone meanwhile: counted below */
+		seen_add(s, &c[i].g);
+		s->followed++;
+		slot_drain(s, &s->old, fn, arg, err, sizeof err);
+	}
+	free(c);
+}
+
 /* A restored position names a file that is no longer at the path: look for
  * it among its rotated names in the same directory and resume it there, so
- * lines written just before the rotation are not lost. */
+ * lines written just before the rotation are not lost.  Whatever was born
+ * after it is read next (fill_gap), before the file now at the path. */
 static void find_rotated(struct source *s, int ifd)
 {
-	size_t blen = strlen(s->base);
 	struct dirent *de;
 	struct stat st;
 	char path[PATH_MAX];
 	char err[8];
 	DIR *d;
 
+	s->gap_lo.dev = s->rpos.dev;
+	s->gap_lo.ino = s->rpos.ino;
+	s->gap_lo.birth = s->rpos.birth;
+	s->gap = 1;
+	/* No memory of what was read before the restart: a file born in
+	 * the same clock tick as the saved one counts as older. */
+	s->gap_strict = 1;
 	if ((d = opendir(s->dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, s->base, blen) != 0 ||
-		    (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
-			continue;
-		if (snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name) >=
-		    (int)sizeof path)
+		if (!rotated_name(s, de->d_name) ||
+		    snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name) >=
+		        (int)sizeof path)
 			continue;
 		if (stat(path, &st) < 0 || st.st_dev != s->rpos.dev ||
 		    st.st_ino != s->rpos.ino)
@@ -522,6 +802,17 @@ static void find_rotated(struct source *s, int ifd)
 			break;
 	}
 	closedir(d);
+	if (s->old.fd >= 0) {
+		struct gen g = slot_gen(&s->old);
+		seen_add(s, &g);
+		if (g.birth != 0)
+			s->gap_lo.birth = g.birth;
+		return;
+	}
+	snprintf(s->report, sizeof s->report, "the file read up to byte %lld "
+	         "before the restart (inode %llu) is gone (deleted or "
+	         "compressed): its later lines are not read",
+	         (long long)s->rpos.offset, (unsigned long long)s->rpos.ino);
 }
 
 /* Open the file at the path as the current one: at the restored position
@@ -537,14 +828,37 @@ static int open_cur(struct source *s, int ifd, char *err, size_t errlen)
 		if (r < 0)
 			return -1; /* the restore stays pending for the retry */
 		s->restore = 0;
-		if (r > 0)
+		if (r > 0) {
+			s->last = slot_gen(&s->cur);
+			s->have_last = 1;
+			seen_add(s, &s->last);
 			return 1;
+		}
 		/* Rotated or deleted while we were down. */
 		find_rotated(s, ifd);
+		s->have_last = 1; /* the gap starts at the restored file */
 	}
 	r = slot_open(&s->cur, s->path, ifd, 0, NULL, err, errlen);
 	if (r < 0)
 		return -1;
+	if (r > 0) {
+		struct gen g = slot_gen(&s->cur);
+		if (!s->have_last && !s->count_first) {
+			/* The first open: older files are history. */
+			seen_siblings(s);
+		} else if (!s->have_last || !gen_same(&s->last, g.dev, g.ino)) {
+			s->followed++;
+			if (s->have_last && !s->gap) {
+				s->gap_lo = s->last;
+				s->gap = 1;
+			}
+		}
+		s->last = g;
+		s->have_last = 1;
+		seen_add(s, &g);
+	} else if (!s->have_last) {
+		s->count_first = 1; /* its creation will be an event */
+	}
 	return r > 0 || s->old.fd >= 0;
 }
 
@@ -560,7 +874,7 @@ static void retire(struct source *s, int ifd, source_line_fn fn, void *arg)
 		slot_close(&s->cur, ifd);
 		return;
 	}
-	/* Only one retired file is followed: read the older one a last
+	/* One retired file is followed at a time: read the older one a last
 	 * time (an error here only loses that file's late lines). */
 	if (s->old.fd >= 0) {
 		char err[8];
@@ -589,15 +903,20 @@ static int recheck(struct source *s, int ifd, source_line_fn fn, void *arg,
 			}
 			/* Renamed away (the new file is still to come) or
 			 * deleted. */
+			s->at_path = 0;
 			if (fstat(s->cur.fd, &st) == 0 && st.st_nlink == 0)
 				retire(s, ifd, fn, arg);
 			return 0;
 		}
-		if (st.st_dev == s->cur.dev && st.st_ino == s->cur.ino)
+		if (st.st_dev == s->cur.dev && st.st_ino == s->cur.ino) {
+			s->at_path = 1;
 			return 0;
+		}
 		retire(s, ifd, fn, arg);
 	}
-	return open_cur(s, ifd, err, errlen);
+	int r = open_cur(s, ifd, err, errlen);
+	s->at_path = r > 0 && s->cur.fd >= 0;
+	return r;
 }
 
 /* Read the retired file's late lines; close it once it is deleted. */
@@ -617,12 +936,33 @@ static int old_read(struct source *s, int ifd, source_line_fn fn, void *arg,
 	return 0;
 }
 
+/* New files at the path that were never followed: gone before we looked
+ * (deleted or compressed while we stalled across several rotations).
+ * Counted only when the file at the path is the one we read: a file
+ * created and renamed away since is not lost until then, only unread. */
+static void count_lost(struct source *s)
+{
+	if (!s->at_path || s->creates <= s->followed)
+		return;
+	unsigned long n = s->creates - s->followed;
+	s->followed = s->creates;
+	if (s->report[0] == '\0')
+		snprintf(s->report, sizeof s->report, "%lu generation%s "
+		         "rotated away and removed before relayd could read "
+		         "%s: %s lines are lost",
+		         n, n == 1 ? "" : "s", n == 1 ? "it" : "them",
+		         n == 1 ? "its" : "their");
+}
+
 static int file_read(struct source *s, int ifd, source_line_fn fn, void *arg,
                      char *err, size_t errlen)
 {
 	int rc, r;
 
 	rc = old_read(s, ifd, fn, arg, err, errlen);
+	/* A restore at open may have left a gap to fill first. */
+	if (s->gap && s->cur.fd >= 0)
+		fill_gap(s, ifd, fn, arg);
 	if (slot_drain(s, &s->cur, fn, arg, err, errlen) < 0)
 		return -1;
 	/* The path is looked at on every read, not only after the events
@@ -632,13 +972,15 @@ static int file_read(struct source *s, int ifd, source_line_fn fn, void *arg,
 	if ((r = recheck(s, ifd, fn, arg, err, errlen)) < 0)
 		return -1;
 	if (r > 0) {
-		/* A position restored after open may have found the rotated
-		 * file: its rest comes before the new file. */
+		/* The old file's rest, then the generations between it and
+		 * the new current file, then the new current file. */
 		if (old_read(s, ifd, fn, arg, err, errlen) < 0)
 			rc = -1;
+		fill_gap(s, ifd, fn, arg);
 		if (slot_drain(s, &s->cur, fn, arg, err, errlen) < 0)
 			return -1;
 	}
+	count_lost(s);
 	return rc;
 }
 
@@ -746,12 +1088,19 @@ int source_inotify(struct source *s, int ifd, int wd, unsigned mask,
 	(void)ifd;
 	if (s->kind != SOURCE_FILE)
 		return 0;
-	if (mask & IN_Q_OVERFLOW)
-		return 1; /* events were lost: look at everything */
+	if (mask & IN_Q_OVERFLOW) {
+		/* Events were lost: look at everything, and stop counting
+		 * new files until the count can be trusted again. */
+		s->creates = s->followed;
+		return 1;
+	}
 	if (wd < 0)
 		return 0;
-	if (wd == s->wd_dir && name != NULL && strcmp(name, s->base) == 0)
+	if (wd == s->wd_dir && name != NULL && strcmp(name, s->base) == 0) {
+		if (mask & (IN_CREATE | IN_MOVED_TO))
+			s->creates++;
 		return 1;
+	}
 	if (wd == s->cur.wd) {
 		if (mask & IN_IGNORED)
 			s->cur.wd = -1; /* the kernel dropped the watch */
@@ -789,6 +1138,7 @@ int source_position(const struct source *s, struct source_pos *p)
 		p->dev = s->cur.dev;
 		p->ino = s->cur.ino;
 		p->offset = s->cur.done;
+		p->birth = s->cur.birth;
 		return 0;
 	}
 	if (s->restore) { /* not opened yet: keep what we were given */

@@ -3,9 +3,12 @@
  * rotation), a FIFO ("fifo:/path") or standard input ("-").
  *
  * Files: woken by inotify, never polled.  The source remembers device,
- * inode and offset.  Rotation by rename-and-create: the rest of the old
- * file is read to its end (through the still-open descriptor) before the
- * new file is opened from offset 0.  Copytruncate: the file shrinks below
+ * inode, birth time and offset.  Rotation by rename-and-create: the rest
+ * of the old file is read to its end (through the still-open descriptor),
+ * then every generation rotated away before we looked (a reader stalled,
+ * or stopped, across several rotations), oldest first, then the new file
+ * from offset 0.  A generation removed before it could be read is said
+ * (source_report()).  Copytruncate: the file shrinks below
  * our offset, so reading restarts at 0.  A file deleted and recreated is
  * read from its start.  A missing file is waited for (the directory is
  * watched).  Nothing is lost or read twice across these.
@@ -38,6 +41,7 @@ struct source_pos {
 	dev_t dev;
 	ino_t ino;
 	off_t offset; /* of the first byte not yet delivered as a whole line */
+	long long birth; /* the file's birth time in ns (statx), 0 unknown */
 };
 
 struct source;
@@ -69,5 +73,9 @@ int source_position(const struct source *s, struct source_pos *p);
 void source_restore(struct source *s, const struct source_pos *p);
 /* Lines skipped as too long since the last call (and reset). */
 unsigned long source_skipped(struct source *s);
+/* What was found lost since the last call (a rotated generation removed
+ * before it could be read), as a sentence for the log; NULL when
+ * nothing.  Valid until the next call. */
+const char *source_report(struct source *s);
 
 #endif

@@ -56,7 +56,9 @@ wait_for() {
 	done
 	return 1
 }
-# free_port: a TCP port nothing listens on (loopback)
+# free_port: a port nothing listens on (loopback, TCP and UDP), never one
+# an outgoing connection or another script of this run can take
+# (tests/freeport.py)
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	python3 "$S/tests/freeport.py"
 }

@@ -24,6 +24,9 @@
 # Dovecot and Postfix put unix sockets in them, and sun_path holds only
 # 107 bytes (a CI checkout under a long path overflowed it).  The logs
 # stay in tests/tmp/BUILD/, each beside a symlink to its scratch directory.
+# Scripts run LEAFMAIL_JOBS (default 3) at a time, the slowest first;
+# ports come from tests/freeport.py, which never hands one out twice in
+# a run (LEAFMAIL_PORTS).
 # The last line is "N passed, N failed", which CI reads.
 # ONLY=pattern runs the scripts/tests whose path contains pattern.
 set -u
@@ -46,7 +49,8 @@ note_fail() { fail=$((fail + $1)); failed="$failed
 evidence() {
 	find -L "$1" -type f \( -name '*.log' -o -name '*log' -o -name '*.err' \) \
 		-size -64M 2>/dev/null | sort | while IFS= read -r _l; do
-		_m=$(grep -aE -i 'fatal|panic|error|warning|denied|refused|not ok|cannot|failed|sanitizer' "$_l" 2>/dev/null | tail -8)
+		_m=$(grep -aE -i 'fatal|panic|error|warning|denied|refused|not ok|cannot|failed|sanitizer' "$_l" 2>/dev/null |
+			awk '!seen[$0]++' | tail -8)
 		[ -n "$_m" ] || continue
 		echo "#   -- ${_l#"$1"/}:"
 		printf '%s\n' "$_m" | cut -c1-300 | sed 's/^/#   /'
@@ -74,7 +78,7 @@ if ! stage_src "$src" "$scratch/.src" || ! stage_build "$build" "$scratch/.bin";
 	exit 1
 fi
 export LEAFMAIL_BUILD=$scratch/.bin LEAFMAIL_SRC=$scratch/.src LEAFMAIL_SAN \
-	LEAFMAIL_CHECKOUT=$src LEAFMAIL_BUILD_DIR=$build
+	LEAFMAIL_CHECKOUT=$src LEAFMAIL_BUILD_DIR=$build LEAFMAIL_PORTS=$scratch/.ports
 n=0
 
 for t in "$build"/tests/test_*; do
@@ -96,40 +100,96 @@ for t in "$build"/tests/test_*; do
 	echo "unit $name: $p passed, $f failed"
 done
 
+# The scripts, LEAFMAIL_JOBS (default 3) at a time: most of their time
+# is spent waiting for servers, not computing.  The slowest of the last
+# run start first, so that the long ones overlap the short ones; a script
+# with a line "# leafmail-test: exclusive" runs alone (it changes
+# something machine-wide, or measures memory).  Each result is printed
+# when its script ends.
+: >"$scratch/.active"
+durations=$tmproot/.durations
+[ -f "$durations" ] || : >"$durations"
 for t in "$LEAFMAIL_SRC"/tests/*/*.t; do
 	[ -f "$t" ] || continue
 	case $t in *"$only"*) ;; *) continue ;; esac
 	rel=${t#"$LEAFMAIL_SRC"/}
+	d=$(awk -v r="$rel" '$2 == r { d = $1 } END { print d == "" ? 9999 : d }' "$durations")
+	echo "$d $rel"
+done | sort -k1,1nr -k2 | cut -d' ' -f2- >"$scratch/.order"
+: >"$durations.new"
+
+# reap: handle every script that has ended; returns 1 when none had
+reap() {
+	_any=1
+	for _id in $(cat "$scratch/.active"); do
+		[ -f "$scratch/.job.$_id.rc" ] || continue
+		_any=0
+		read -r _rel _name _start <"$scratch/.job.$_id"
+		_rc=$(cat "$scratch/.job.$_id.rc")
+		grep -vx "$_id" "$scratch/.active" >"$scratch/.active.new"
+		mv "$scratch/.active.new" "$scratch/.active"
+		_log=$tmproot/$_name.log
+		_secs=$(($(date +%s) - _start))
+		echo "$_secs $_rel" >>"$durations.new"
+		_p=$(grep -c '^ok ' "$_log")
+		_f=$(grep -c '^not ok ' "$_log")
+		if [ "$_rc" -eq 77 ]; then
+			skip=$((skip + 1))
+			echo "skip $_rel: $(grep -m1 '^# skip' "$_log" || tail -1 "$_log")"
+			continue
+		fi
+		if [ "$_rc" -ne 0 ] && [ "$_f" -eq 0 ]; then _f=1; fi
+		[ "$_p" -eq 0 ] && [ "$_f" -eq 0 ] && _f=1
+		pass=$((pass + _p))
+		if [ "$_f" -gt 0 ]; then
+			note_fail "$_f" "$bname $_rel (exit $_rc, log $_log)"
+			grep -E '^not ok|^#' "$_log" | head -30
+			[ "$_rc" -ne 0 ] && tail -15 "$_log"
+			evidence "$scratch/$_id"
+		fi
+		echo "script $_rel: $_p passed, $_f failed (${_secs}s)"
+	done
+	return $_any
+}
+# wait_below N: until fewer than N scripts run
+wait_below() {
+	while [ "$(wc -l <"$scratch/.active")" -ge "$1" ]; do
+		reap || sleep 0.2
+	done
+}
+
+jobs=${LEAFMAIL_JOBS:-3}
+while IFS= read -r rel; do
+	t=$LEAFMAIL_SRC/$rel
 	name=$(echo "$rel" | tr '/.' '__')
 	n=$((n + 1))
-	LEAFMAIL_TMP=$scratch/$n
-	mkdir -p "$LEAFMAIL_TMP"
+	mkdir -p "$scratch/$n"
 	rm -f "$tmproot/$name"
-	ln -s "$LEAFMAIL_TMP" "$tmproot/$name"
-	export LEAFMAIL_TMP
-	start=$(date +%s)
-	log=$tmproot/$name.log
-	timeout -k 10 "$per_test_timeout" sh "$t" >"$log" 2>&1
-	rc=$?
-	secs=$(($(date +%s) - start))
-	p=$(grep -c '^ok ' "$log")
-	f=$(grep -c '^not ok ' "$log")
-	if [ "$rc" -eq 77 ]; then
-		skip=$((skip + 1))
-		echo "skip $rel: $(grep -m1 '^# skip' "$log" || tail -1 "$log")"
-		continue
+	ln -s "$scratch/$n" "$tmproot/$name"
+	if grep -q '^# leafmail-test: exclusive' "$t"; then
+		wait_below 1
+	else
+		wait_below "$jobs"
 	fi
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
-	pass=$((pass + p))
-	if [ "$f" -gt 0 ]; then
-		note_fail "$f" "$bname $rel (exit $rc, log $log)"
-		grep -E '^not ok|^#' "$log" | head -30
-		[ "$rc" -ne 0 ] && tail -15 "$log"
-		evidence "$LEAFMAIL_TMP"
+	echo "$rel $name $(date +%s)" >"$scratch/.job.$n"
+	echo "$n" >>"$scratch/.active"
+	(
+		export LEAFMAIL_TMP=$scratch/$n
+		timeout -k 10 "$per_test_timeout" sh "$t" >"$tmproot/$name.log" 2>&1
+		echo $? >"$scratch/.job.$n.rc.tmp"
+		mv "$scratch/.job.$n.rc.tmp" "$scratch/.job.$n.rc"
+	) </dev/null &
+	if grep -q '^# leafmail-test: exclusive' "$t"; then
+		wait_below 1
 	fi
-	echo "script $rel: $p passed, $f failed (${secs}s)"
-done
+done <"$scratch/.order"
+wait_below 1
+wait
+# Durations for the next run's order: this run's, and the last known of
+# scripts this run did not reach (ONLY=...).
+awk 'NR == FNR { seen[$2] = 1; print; next } !($2 in seen)' "$durations.new" "$durations" >"$durations.tmp"
+mv "$durations.tmp" "$durations"
+rm -f "$durations.new"
 done
 
 if [ "$fail" -gt 0 ]; then

@@ -26,6 +26,9 @@
  *
  * max-clients: beyond it a new client is accepted, given failure-reply
  * and closed; likewise beyond what RLIMIT_NOFILE allows (fd_cap()).
+ * Those refusals, and connections the far end closes unanswered, are
+ * logged through a rate limit (tc->refusals): a client can open them as
+ * fast as it likes.
  * Leaving it in the backlog would make Postfix wait for its own timeout
  * (minutes); a 421 makes it defer now and try again later.
  */
@@ -272,9 +275,8 @@ on_accept(struct loop *L, struct tunnel *t)
 			/* Out of descriptors: the pending client would keep
 			 * the listener readable and spin the loop.  Give up
 			 * the spare one, take the client, tell it, close. */
-			log_warnx("tunnel %s: out of file descriptors: refusing "
-			          "a client",
-			          t->tc->name);
+			lograte_warnx(t->tc->refusals, "tunnel %s: out of file "
+			              "descriptors: refusing a client", t->tc->name);
 			close(L->spare);
 			fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0) {
@@ -309,17 +311,17 @@ on_accept(struct loop *L, struct tunnel *t)
 		L->nclients++;
 		t->idle_at = 0;
 		if (L->nclients > L->fd_cap) {
-			log_warnx("tunnel %s: %zu clients is all the descriptor "
-			          "limit allows: refusing a client",
-			          t->tc->name, L->fd_cap);
+			lograte_warnx(t->tc->refusals, "tunnel %s: %zu clients is all "
+			              "the descriptor limit allows: refusing a client",
+			              t->tc->name, L->fd_cap);
 			conn_remove(L, c, 1);
 			continue;
 		}
 		if (t->tc->max_clients > 0 &&
 		    t->nconns > (size_t)t->tc->max_clients) {
-			log_warnx("tunnel %s: max-clients (%ld) reached: refusing "
-			          "a client",
-			          t->tc->name, t->tc->max_clients);
+			lograte_warnx(t->tc->refusals, "tunnel %s: max-clients (%ld) "
+			              "reached: refusing a client", t->tc->name,
+			              t->tc->max_clients);
 			conn_remove(L, c, 1);
 			continue;
 		}
@@ -359,9 +361,9 @@ on_conn(struct loop *L, struct conn *c, int upstream, uint32_t events)
 		return;
 	}
 	if (r == CONN_FAILED)
-		log_warnx("tunnel %s: the far end closed a connection without "
-		          "a word (is %s reachable from %s?)",
-		          t->tc->name, t->tc->remote, t->tc->dest);
+		lograte_warnx(t->tc->refusals, "tunnel %s: the far end closed a "
+		              "connection without a word (is %s reachable from "
+		              "%s?)", t->tc->name, t->tc->remote, t->tc->dest);
 	conn_remove(L, c, r == CONN_FAILED);
 }
 
@@ -580,6 +582,12 @@ loop_run(struct tunnel *tun, size_t ntun)
 
 	while (!L.stopping) {
 		int timeout = timers(&L);
+		/* Lines left out of the log are summed up once their window
+		 * is over: wake for that while there are any. */
+		lograte_tick(tun[0].tc->refusals);
+		if (tun[0].tc->refusals->left_out > 0 &&
+		    (timeout < 0 || timeout > 1000))
+			timeout = 1000;
 		int n = epoll_wait(L.epfd, evs, MAX_EVENTS, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -625,6 +633,7 @@ loop_run(struct tunnel *tun, size_t ntun)
 	if (L.spare >= 0)
 		close(L.spare);
 	free(L.kids);
+	lograte_last(tun[0].tc->refusals);
 	log_info("exiting");
 	return 0;
 }

@@ -10,17 +10,19 @@
  *        every problem as FILE:LINE: text; exit 0 or 78
  *   -f   stay in the foreground and log to stderr too
  *
- * Start-up, in this order: options, configuration and file checks (so a
- * bad setup stops here, clearly), the user, state-dir/run-dir, the pid
- * file lock <run-dir>/leafmail-tunneld.pid (a second instance stops
- * here, exit 69), every listener bound (as root when the port needs it;
- * exit 69 when one cannot be), the switch to `user`, a check that `user`
- * can read the identity and known_hosts files (ssh runs as `user`),
- * signals blocked for the loop's signalfd, detach unless -f, pid, loop.
+ * Start-up, in this order (lib/daemon.h): options, configuration and
+ * file checks (so a bad setup stops here, clearly), the user,
+ * state-dir/run-dir, the pid file lock <run-dir>/leafmail-tunneld.pid (a
+ * second instance stops here, exit 69), every listener bound (as root
+ * when the port needs it; exit 69 when one cannot be), the switch to
+ * `user`, a check that `user` can read the identity and known_hosts files
+ * (ssh runs as `user`), signals blocked for the loop's signalfd, detach
+ * unless -f, pid, loop.  tunneld keeps no files of its own but the pid.
  *
  * Exit codes (sysexits): 0 after SIGTERM, 64 usage, 69 unavailable
  * (another instance, a listen address in use), 71 OS error, 73 a
- * directory cannot be created, 78 configuration (missing user included).
+ * directory cannot be created, 78 configuration (missing user included,
+ * and a state-dir or run-dir the user could replace).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -67,7 +69,7 @@ main(int argc, char **argv)
 	const char *path = CONF_DEFAULT_PATH;
 	int foreground = 0, test = 0, ch, bad;
 	char err[8192];
-	struct daemon_user u;
+	struct daemon d;
 	struct tconf *tcs;
 	size_t n;
 
@@ -109,13 +111,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: no tunnel section: nothing to do\n", path);
 		bad++;
 	}
-	if (daemon_user_lookup(cfg_getstr(cfg, "user"), &u, err, sizeof err) <
-	    0) {
-		fprintf(stderr, "%s: %s\n", path, err);
+	if (daemon_init(&d, PROG, cfg_getstr(cfg, "user")) < 0) {
+		fprintf(stderr, "%s: %s\n", path, d.err);
 		bad++;
 	}
 	for (size_t i = 0; i < n; i++)
-		bad += tconf_check_files(&tcs[i], u.is_root, u.uid, u.name,
+		bad += tconf_check_files(&tcs[i], d.u.is_root, d.u.uid, d.u.name,
 		                         stderr);
 	if (bad > 0 || test) {
 		if (bad == 0)
@@ -125,18 +126,11 @@ main(int argc, char **argv)
 		return bad > 0 ? DAEMON_EX_CONFIG : 0;
 	}
 
-	const char *state_dir = cfg_getstr(cfg, "state-dir");
-	const char *run_dir = cfg_getstr(cfg, "run-dir");
-	char pidpath[4096];
-	if (daemon_prepare_dirs(&u, state_dir, run_dir, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_CANTCREAT, "%s", err);
-	if ((size_t)snprintf(pidpath, sizeof pidpath, "%s/" PROG ".pid",
-	                     run_dir) >= sizeof pidpath)
-		log_fatalx(DAEMON_EX_CONFIG, "run-dir too long");
-	int pidfd = daemon_pidfile_lock(pidpath, err, sizeof err);
-	if (pidfd < 0)
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-
+	if (daemon_dirs(&d, cfg_getstr(cfg, "state-dir"),
+	                cfg_getstr(cfg, "run-dir")) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_lock(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	struct tunnel *tun = calloc(n, sizeof *tun);
 	if (tun == NULL)
 		log_fatalx(DAEMON_EX_OSERR, "out of memory");
@@ -149,38 +143,30 @@ main(int argc, char **argv)
 			           tcs[i].name, err);
 	}
 	raise_nofile();
-	if (daemon_drop_privs(&u, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+	if (daemon_drop(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	bad = 0;
 	for (size_t i = 0; i < n; i++)
-		bad += tconf_check_access(&tcs[i], u.name, stderr);
+		bad += tconf_check_access(&tcs[i], d.u.name, stderr);
 	if (bad > 0)
 		log_fatalx(DAEMON_EX_CONFIG, "%d file(s) ssh needs are not "
 		                             "readable by %s",
-		           bad, u.name);
-
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (!foreground && daemon_detach(err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
-	if (daemon_pidfile_write(pidfd, err, sizeof err) < 0)
-		log_fatalx(DAEMON_EX_OSERR, "%s", err);
+		           bad, d.u.name);
+	if (daemon_block_signals(&d, SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_detach(&d, foreground) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (daemon_ready(&d) < 0)
+		log_fatalx(d.ex, "%s", d.err);
 	for (size_t i = 0; i < n; i++)
 		log_info("tunnel %s: listening on %s for %s via %s (idle %llds + "
 		         "0..%llds)",
 		         tcs[i].name, tcs[i].listen, tcs[i].remote, tcs[i].dest,
 		         tcs[i].idle, tcs[i].jitter);
-	log_info("started as %s, %zu tunnel(s)", u.name, n);
+	log_info("started as %s, %zu tunnel(s)", d.u.name, n);
 
 	int rc = loop_run(tun, n);
-	close(pidfd);
+	daemon_end(&d);
 	free(tun);
 	free(tcs);
 	conf_free(cfg);

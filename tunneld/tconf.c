@@ -49,6 +49,7 @@ reply_ok(const char *r)
 int
 tconf_read(cfg_t *cfg, struct tconf **out, size_t *n, FILE *errs)
 {
+	static struct lograte refusals;
 	size_t count = cfg_size(cfg, "tunnel");
 	struct tconf *v = calloc(count + 1, sizeof *v);
 	int bad = 0;
@@ -59,6 +60,7 @@ tconf_read(cfg_t *cfg, struct tconf **out, size_t *n, FILE *errs)
 		fprintf(errs, "out of memory\n");
 		return 1;
 	}
+	conf_lograte(cfg, &refusals, "refused or failed client connections");
 	for (size_t i = 0; i < count; i++) {
 		cfg_t *s = cfg_getnsec(cfg, "tunnel", (unsigned)i);
 		struct tconf *tc = &v[i];
@@ -81,6 +83,7 @@ tconf_read(cfg_t *cfg, struct tconf **out, size_t *n, FILE *errs)
 		tc->max_clients = cfg_getint(s, "max-clients");
 		tc->alive_interval = conf_duration(s, "server-alive-interval");
 		tc->alive_count = cfg_getint(s, "server-alive-count-max");
+		tc->refusals = &refusals;
 
 		if (tc->dest == NULL || tc->dest[0] == '\0' || tc->dest[0] == '-' ||
 		    strpbrk(tc->dest, " \t\r\n") != NULL) {

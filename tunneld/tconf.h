@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "lograte.h"
+
 struct tconf {
 	const char *name; /* section title */
 	const char *file; /* for messages */
@@ -39,6 +41,8 @@ struct tconf {
 	long max_clients;                         /* 0: no limit */
 	long long alive_interval;                 /* ServerAliveInterval, s */
 	long alive_count;                         /* ServerAliveCountMax */
+	struct lograte *refusals; /* lines about refused clients: one limit
+	                             for all tunnels (log-rate-burst) */
 };
 
 /* Strings point into cfg, which must outlive the array.  *out is

@@ -9,8 +9,11 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -165,6 +168,92 @@ out:
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/* Kill the child, reap it, say why in err. */
+static void
+kill_child(pid_t pid, long long timeout, char *err, size_t errlen)
+{
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	snprintf(err, errlen, "sendmail killed: no exit after %lld s", timeout);
+}
+
+/*
+ * Write the message to the child's stdin (wfd, closed here) and wait for
+ * it to exit, in timeout seconds in all: a claim's deadline assumes the
+ * attempt is over by then (claimstore.h), so a child still running is
+ * killed.  Without pidfd_open() (Linux < 5.3) the wait is unbounded, as
+ * it used to be.  0 with *status, or -1 with err.
+ */
+static int
+feed_and_wait(pid_t pid, int wfd, const char *msg, size_t n,
+              long long timeout, int *status, char *err, size_t errlen)
+{
+	struct timespec start, now;
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	size_t off = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (pfd >= 0)
+		fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		struct pollfd p[2] = {{pfd, POLLIN, 0}, {wfd, POLLOUT, 0}};
+		long long left;
+		if (pfd < 0) {
+			/* blocking: write all, then wait */
+			while (wfd >= 0 && off < n) {
+				ssize_t w = write(wfd, msg + off, n - off);
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w < 0)
+					break; /* the exit status tells why */
+				off += (size_t)w;
+			}
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = timeout * 1000 - ((long long)(now.tv_sec - start.tv_sec) * 1000 +
+		                         (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0) {
+			if (wfd >= 0)
+				close(wfd);
+			close(pfd);
+			kill_child(pid, timeout, err, errlen);
+			return -1;
+		}
+		if (poll(p, wfd >= 0 ? 2 : 1, (int)(left < 1000 ? left : 1000)) < 0 &&
+		    errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			if (wfd >= 0)
+				close(wfd);
+			close(pfd);
+			kill_child(pid, timeout, err, errlen);
+			return -1;
+		}
+		if (wfd >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(wfd, msg + off, n - off);
+			if (w > 0)
+				off += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == n) {
+				close(wfd); /* done, or the child stopped reading */
+				wfd = -1;
+			}
+		}
+		if (p[0].revents & POLLIN)
+			break; /* it exited */
+	}
+	if (wfd >= 0)
+		close(wfd);
+	if (pfd >= 0)
+		close(pfd);
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
 static int
 inject_sendmail(struct inject *in, const char *sender,
                 char *const *rcpts, size_t nrcpt, const char *data,
@@ -220,21 +309,12 @@ inject_sendmail(struct inject *in, const char *sender,
 	}
 	close(fds[0]);
 	fds[0] = -1;
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(fds[1], msg + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break; /* the exit status tells why */
-		off += (size_t)w;
+	if (feed_and_wait(pid, fds[1], msg, n, in->timeout > 0 ? in->timeout : 60,
+	                  &status, err, errlen) < 0) {
+		fds[1] = -1; /* closed by feed_and_wait() */
+		goto out;
 	}
-	close(fds[1]);
 	fds[1] = -1;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			snprintf(err, errlen, "waitpid: %s", strerror(errno));
-			goto out;
-		}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		ret = 0;
 	else if (WIFEXITED(status))

@@ -8,8 +8,10 @@
  * inject_message() makes one attempt; the caller retries and logs losses.
  * Errors (connection refused, SMTP reply, sendmail's exit status) go to
  * err.  Line endings are normalised: CRLF for SMTP, LF for sendmail.
- * timeout (umtp.inject-timeout) bounds one SMTP attempt; sendmail(1) is
- * waited for (a local queue command that hangs is the MTA's problem).
+ * timeout (umtp.inject-timeout) bounds one attempt either way: libcurl's
+ * timeout, or sendmail(1) killed when it has not exited by then.  The
+ * claim store counts on that (claimstore.h): an attempt is over when its
+ * claim's deadline passes.
  */
 #ifndef LEAFMAIL_UMTP_INJECT_H
 #define LEAFMAIL_UMTP_INJECT_H

@@ -30,7 +30,7 @@ bench_cc() {
 	# shellcheck disable=SC2046,SC2086 # word splitting wanted
 	${CC:-cc} $_san -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread -I"$S/lib" \
 		-o "$B/bench/$_out" "$@" "$B/libleafmail.a" \
-		$(pkg-config --libs libconfuse lmdb) -pthread
+		$(pkg-config --libs libconfuse lmdb hiredis libcrypto) -pthread
 }
 
 now_ns() { date +%s%N; }

@@ -1,8 +1,14 @@
 #!/usr/bin/perl
-# gendovecot.pl - write a synthetic Dovecot log (log_path layout) for the
-# relayd catch-up benchmark (relay_catchup_bench.sh).
+# gendovecot.pl - write a synthetic Dovecot log for the relayd catch-up
+# benchmark (relay_catchup_bench.sh).
 #
-#   perl gendovecot.pl LINES [END_EPOCH] > dovecot.log
+#   perl gendovecot.pl LINES [END_EPOCH [LAYOUT]] > dovecot.log
+#
+# LAYOUT: log_path (default: Dovecot's own file, "Mmm dd hh:mm:ss
+# pop3-login: Info: ..."), syslog (rsyslog's traditional format, as in
+# /var/log/mail.log: "Mmm dd hh:mm:ss mail dovecot: pop3-login: ...", no
+# "Info: ") or rfc3339 (rsyslog's default on Debian 12, high precision:
+# "2026-12-07T18:40:43.123456+00:00 mail dovecot: pop3-login: ...").
 #
 # Deterministic apart from the time stamps: the same LINES gives the same
 # lines, in the same order, with the same addresses.  Time stamps run
@@ -22,8 +28,10 @@ use strict;
 use warnings;
 use POSIX qw(strftime);
 
-my $n = shift // die "usage: gendovecot.pl LINES [END_EPOCH]\n";
+my $n = shift // die "usage: gendovecot.pl LINES [END_EPOCH [LAYOUT]]\n";
 my $end = shift // time;
+my $layout = shift // 'log_path';
+die "unknown layout $layout\n" unless $layout =~ /^(log_path|syslog|rfc3339)$/;
 my $span = 900;
 my $start = $end - $span;
 
@@ -59,7 +67,9 @@ sub noise_ip { sprintf('192.168.%d.%d', rnd() % 256, rnd() % 254 + 1) }
 for my $i (0 .. $n - 1) {
 	my $t = $start + int($i * $span / $n);
 	if ($t != $last_t) {
-		$stamp = strftime('%b %e %H:%M:%S', localtime $t);
+		$stamp = $layout eq 'rfc3339'
+		    ? strftime('%Y-%m-%dT%H:%M:%S', gmtime $t)
+		    : strftime('%b %e %H:%M:%S', localtime $t);
 		$last_t = $t;
 	}
 	my $r = rnd() % 1000;
@@ -104,6 +114,15 @@ for my $i (0 .. $n - 1) {
 		    : 'master: Warning: service(imap-login): process_limit '
 		    . '(100) reached, client connections are being dropped';
 	}
-	print "$stamp $line\n";
+	if ($layout eq 'log_path') {
+		print "$stamp $line\n";
+	} else {
+		# syslog carries the level out of band: no "Info: "
+		$line =~ s/^([^:]+: )(?:Info|Warning): /$1/;
+		print $layout eq 'rfc3339'
+		    ? sprintf("%s.%06d+00:00 mail dovecot: %s\n", $stamp,
+			($i * 7919) % 1000000, $line)
+		    : "$stamp mail dovecot: $line\n";
+	}
 }
 print STDERR "logins=$logins\n";

@@ -7,7 +7,7 @@
 # threads, sessions of 50 RCPTs).  leafmail-milter runs as in production
 # (as `user`, logging each decision to syslog) with a relay table of
 # BENCH_TABLE entries (default 10000 x BENCH_SCALE, written by tablefill.c
-# through lib/relaytable.h) that holds the client address 10.9.8.7; every
+# through lib/relaystore.h) that holds the client address 10.9.8.7; every
 # recipient is in a non-local domain, so every RCPT is a real table
 # lookup.  A one-second check first: the listed client must get only
 # "continue", an unlisted one only 550s.

@@ -2,10 +2,11 @@
 # login line appended to the log to the address being readable in the
 # relay table.
 #
-# leafmail-relayd -f follows a log file (inotify).  The driver (latency.c,
-# built here against $B/libleafmail.a into $B/bench/latency) appends one
+# leafmail-relayd -f follows a log file (inotify).  The driver (pushload.c
+# in its "latency file" mode, built here against $B/libleafmail.a into
+# $B/bench/pushload) appends one
 # login line with a fresh address, then polls the table with
-# relaytable_check() every ~100 us until the address is there; BENCH_LOGINS
+# relaystore_check() every ~100 us until the address is there; BENCH_LOGINS
 # times (default 500 x BENCH_SCALE), 5 ms apart.  Prints p50, p90, p99 and
 # max in ms; target: p99 < 20 ms.  This one is absolute, not a ratio: the
 # time a client waits after its POP3 login does not scale with the machine.
@@ -18,7 +19,7 @@ umask 022
 
 count=${BENCH_LOGINS:-$(bench_scale 500)}
 user=$(bench_user) || { echo "cannot find or create the leafmail user"; exit 1; }
-bench_cc latency "$S/tests/bench/latency.c" || { echo "latency.c does not build"; exit 1; }
+bench_cc pushload "$S/tests/bench/pushload.c" || { echo "pushload.c does not build"; exit 1; }
 
 LOG=$T/dovecot.log
 CFG=$T/leafmail.conf
@@ -46,7 +47,7 @@ if ! wait_for 10 grep -q 'started as' "$ERR"; then
 fi
 sleep 0.3
 
-out=$("$B/bench/latency" "$LOG" "$T/state/relay.lmdb" "$count" 5) || {
+out=$("$B/bench/pushload" latency file "$LOG" - "$T/state/relay.lmdb" "$count" 5) || {
 	echo "latency driver failed: $out"; tail -5 "$ERR"; exit 1; }
 kill -TERM "$RPID" 2>/dev/null
 wait "$RPID" 2>/dev/null

@@ -4,7 +4,7 @@
  *   tablefill TABLE.lmdb EXPIRES < addresses
  *
  * Reads one IP address per line and records each with the Unix time
- * EXPIRES, through lib/relaytable.h, 1000 per write transaction (relayd
+ * EXPIRES, through lib/relaystore.h, 1000 per write transaction (relayd
  * -a would start one process per address).  Exit 0, or 1 with a message
  * (bad address, table error).
  *
@@ -16,19 +16,16 @@
 #include <time.h>
 
 #include "addr.h"
-#include "relaytable.h"
-#include "table.h"
+#include "relaystore.h"
 
 #define BATCH 1000
 
-static char keys[BATCH][ADDR_STRLEN + 1];
-static char vals[BATCH][24];
-static struct table_op ops[BATCH];
+static struct relay_rec recs[BATCH];
 
 int
 main(int argc, char **argv)
 {
-	char err[512], line[256];
+	char err[512], line[256], spec[4200];
 	size_t n = 0;
 	long total = 0;
 
@@ -37,8 +34,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	time_t exp = (time_t)strtoll(argv[2], NULL, 10);
-	struct table *t = table_open(argv[1], TABLE_WRITE, err, sizeof err);
-	if (t == NULL) {
+	snprintf(spec, sizeof spec, "lmdb:%s", argv[1]);
+	struct store *t = store_open(NULL, spec, STORE_WRITE, err, sizeof err);
+	if (t == NULL || store_probe(t, err, sizeof err) != STORE_OK) {
 		fprintf(stderr, "tablefill: %s: %s\n", argv[1], err);
 		return 1;
 	}
@@ -53,11 +51,12 @@ main(int argc, char **argv)
 				fprintf(stderr, "tablefill: bad address \"%s\"\n", line);
 				return 1;
 			}
-			relaytable_op(&ops[n], &a, exp, keys[n], vals[n]);
+			recs[n].a = a;
+			recs[n].expires = exp;
 			n++;
 		}
 		if (n > 0 && (eof || n == BATCH)) {
-			if (table_write(t, ops, n, err, sizeof err) != TABLE_OK) {
+			if (relaystore_write(t, recs, n, 0, err, sizeof err) != STORE_OK) {
 				fprintf(stderr, "tablefill: %s\n", err);
 				return 1;
 			}
@@ -67,7 +66,7 @@ main(int argc, char **argv)
 		if (eof)
 			break;
 	}
-	table_close(t);
+	store_close(t);
 	printf("%ld\n", total);
 	return 0;
 }

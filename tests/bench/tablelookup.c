@@ -4,8 +4,8 @@
  *
  *   tablelookup TABLE.lmdb IP COUNT
  *
- * Opens the table as the milter does (TABLE_READ_MISSING_OK) and calls
- * relaytable_check() for IP COUNT times in one thread.  Prints
+ * Opens the table as the milter does (LMDBFILE_READ_MISSING_OK) and calls
+ * relaystore_check() for IP COUNT times in one thread.  Prints
  *   lookups=N found=N us_per_lookup=X
  * Exit 0, or 1 on a usage or table error.
  *
@@ -16,8 +16,7 @@
 #include <time.h>
 
 #include "addr.h"
-#include "relaytable.h"
-#include "table.h"
+#include "relaystore.h"
 
 int
 main(int argc, char **argv)
@@ -37,16 +36,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "tablelookup: bad COUNT\n");
 		return 1;
 	}
-	struct table *t =
-	    table_open(argv[1], TABLE_READ_MISSING_OK, err, sizeof err);
+	char spec[4200];
+	snprintf(spec, sizeof spec, "lmdb:%s", argv[1]);
+	struct store *t = store_open(NULL, spec, STORE_READ, err, sizeof err);
 	if (t == NULL) {
 		fprintf(stderr, "tablelookup: %s: %s\n", argv[1], err);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long i = 0; i < n; i++) {
-		int r = relaytable_check(t, &a, time(NULL), &exp, err, sizeof err);
-		if (r == TABLE_ERR) {
+		int r = relaystore_check(t, &a, time(NULL), &exp, err, sizeof err);
+		if (r == STORE_ERR) {
 			fprintf(stderr, "tablelookup: %s\n", err);
 			return 1;
 		}
@@ -56,6 +56,6 @@ main(int argc, char **argv)
 	double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
 	             (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3 / (double)n;
 	printf("lookups=%ld found=%ld us_per_lookup=%.2f\n", n, found, us);
-	table_close(t);
+	store_close(t);
 	return 0;
 }

@@ -25,6 +25,15 @@
 #     BENCH_SCALE) messages, 100 ms apart; the time from the end of DATA
 #     at site A to the message's first appearance at each sink.
 #     Target: UMTP p50 / SMTP p50 < 1 (UMTP arrives first).
+# (d) Claims: `umtp receive` datagrams per second with the claim store
+#     (put-if-absent before injecting, UMTP recorded after) against the
+#     code before it, built here from git (BENCH_UMTP_OLD_REF, default the
+#     last commit before the claims) into the scratch directory, on the
+#     same protocol 2 datagrams (BENCH_UMTP_CLAIM_N, default 2000 x
+#     BENCH_SCALE), paced as in (a), injecting over SMTP into smtp-sink,
+#     with the store in LMDB and (when redis-server is installed) in a
+#     private Redis.  Rounds alternate old and new, three of each; the
+#     best of each counts.  Target: new/old >= 0.9 for each store.
 . "$LEAFMAIL_SRC/tests/lib.sh"
 . "$S/tests/bench/common.sh"
 UMTP=$B/umtp
@@ -67,10 +76,16 @@ umtp {
 }
 EOF
 }
-# ours PORT INJECT: start umtp receive; RPID
+# ours PORT INJECT [PROGRAM [REDISPORT]]: start umtp receive (PROGRAM,
+# default ours; with REDISPORT its duplicate store in that Redis); RPID
 ours() {
 	conf "$T/ours-$1.conf" "$1" "$2"
-	"$UMTP" receive -f -c "$T/ours-$1.conf" >"$T/ours-$1.log" 2>&1 &
+	if [ -n "${4:-}" ]; then
+		sed -i 's/^umtp {/umtp {\n  dedup-store = "redis"/' "$T/ours-$1.conf"
+		printf 'redis {\n  address = "127.0.0.1:%s"\n  key-prefix = "bench%s:"\n}\n' \
+			"$4" "$1" >>"$T/ours-$1.conf"
+	fi
+	"${3:-$UMTP}" receive -f -c "$T/ours-$1.conf" >"$T/ours-$1.log" 2>&1 &
 	RPID=$!
 	track_pid "$RPID"
 	wait_for 10 grep -q 'listening on' "$T/ours-$1.log" ||
@@ -89,7 +104,7 @@ seed() {
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s <= 0) print "-"; else printf "%.0f", n / s }'; }
 
-PARTS=${BENCH_UMTP_PARTS:-abc}  # which of (a) (b) (c) to run
+PARTS=${BENCH_UMTP_PARTS:-abcd}  # which of (a) (b) (c) (d) to run
 export UMTP_SINK_DIR
 SINKP=$(free_port)
 smtp-sink -u postfix -c "127.0.0.1:$SINKP" 100 >"$T/smtp-sink.log" 2>&1 &
@@ -151,6 +166,55 @@ echo "(b) burst of $BURST datagrams from one socket:"
 echo "    umtp receive: $out_b; accepted $acc, injected $inj"
 echo "    seed:         $out_sb; delivered $sacc"
 target "burst_accepted" "$acc" ">=" "$BURST"
+;; esac
+
+# ---- (d) claims against the code before them -------------------------
+case $PARTS in *d*)
+OLDREF=${BENCH_UMTP_OLD_REF:-61c6defa1f80bc17fc7561212dcad8f2920b25ac}
+CN=${BENCH_UMTP_CLAIM_N:-$(bench_scale 2000)}
+OLD=$T/old
+if ! command -v git >/dev/null 2>&1 ||
+	! git -C "$S" cat-file -e "$OLDREF^{commit}" 2>/dev/null; then
+	echo "(d) skipped: no git history with $OLDREF here"
+elif ! { mkdir -p "$OLD" && git -C "$S" archive "$OLDREF" | tar -x -C "$OLD" &&
+	make -C "$OLD" build/umtp >"$T/old-build.log" 2>&1; }; then
+	echo "(d) could not build $OLDREF:"; tail -5 "$T/old-build.log"; exit 1
+else
+	stores="lmdb"
+	if command -v redis-server >/dev/null 2>&1; then
+		. "$S/tests/harness/redis.sh"
+		RP=$(free_port)
+		rd_start "$T/redis" "$RP" && stores="lmdb redis"
+	fi
+	echo "(d) $CN protocol 2 datagrams, paced in batches of 100, injected over"
+	echo "    SMTP into smtp-sink; the code before the claims is $OLDREF:"
+	for st in $stores; do
+		rp=""
+		[ "$st" = redis ] && rp=$RP
+		best_old=0 best_new=0
+		for round in 1 2 3; do
+			for who in old new; do
+				prog=$UMTP
+				[ "$who" = old ] && prog=$OLD/build/umtp
+				# fresh datagrams (their timestamps) and a fresh store
+				$PY gen p2 "$T/keys/secret" "$CN" "$T/claims.pkts" || { echo "gen failed"; exit 1; }
+				P=$(udp_port)
+				ours "$P" "smtp://127.0.0.1:$SINKP" "$prog" "$rp"
+				out=$($PY paced 127.0.0.1 "$P" "$T/claims.pkts" 100 "log:$T/ours-$P.log:injected message" 300)
+				kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null
+				r=$(rate "$(field done "$out")" "$(field seconds "$out")")
+				echo "    $st round $round, $who: $out -> $r/s"
+				if [ "$who" = old ]; then
+					best_old=$(awk -v a="$best_old" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+				else
+					best_new=$(awk -v a="$best_new" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+				fi
+			done
+		done
+		echo "    $st: best with claims $best_new/s, before $best_old/s, ratio $(ratio "$best_new" "$best_old")"
+		target "claims_over_before_$st" "$(ratio "$best_new" "$best_old")" ">=" 0.9
+	done
+fi
 ;; esac
 
 # ---- (c) latency -------------------------------------------------------

@@ -5,8 +5,9 @@
 # Seeds: tests/data/NAME/ for build-fuzz/fuzz_NAME, else tests/data/logparse/.
 # Text logs are split into one seed per line (whole files as seeds would set
 # libFuzzer's length limit to their size at once and cut its speed
-# twentyfold); binary seeds (*.pkt, UMTP datagrams) are used whole, since a
-# datagram cut at a newline byte is no datagram.  The corpus is a scratch
+# twentyfold); binary seeds (*.pkt, UMTP datagrams) and HTTP requests
+# (*.http) are used whole, since a datagram or a request cut at a newline
+# byte is no longer one.  The corpus is a scratch
 # copy under $T (libFuzzer adds to it), crashes land in $T/NAME-crash-*, and
 # are printed.  One ok/not ok per
 # target.  Skips (77) when clang cannot link -fsanitize=fuzzer.
@@ -45,7 +46,7 @@ for f in "$C"/build-fuzz/fuzz_*; do
 		[ -f "$s" ] || continue
 		b=${s##*/}
 		case $b in
-		*.pkt) cp "$s" "$corpus/$b" ;;
+		*.pkt|*.http) cp "$s" "$corpus/$b" ;;
 		*) split -l 1 -a 4 "$s" "$corpus/$b-line-" ;;
 		esac
 	done

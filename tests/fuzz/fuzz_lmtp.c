@@ -6,7 +6,9 @@
  * Mailboxes come from a file: map (alice and bob at example.org, bob with
  * a tiny quota) under a scratch maildir-base in $TMPDIR (fuzz.t points it
  * at its own scratch directory), emptied every few thousand runs; the
- * seed delivers to both.  FUZZ_LMTP_SHOW=1 prints the replies.  Besides the sanitizers' checks it asserts what the MTA
+ * seed delivers to both.  max-message-size is 4096, so that the fuzzer
+ * reaches the "too big" path (read to the end, 552 per recipient) with
+ * inputs of its usual length.  FUZZ_LMTP_SHOW=1 prints the replies.  Besides the sanitizers' checks it asserts what the MTA
  * on the other side relies on: every reply line is three digits, then a
  * space or '-', then text without a bare CR or LF, ending in CRLF -- no
  * client input can forge or break a reply line.  A violation aborts.
@@ -30,6 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[256], base[300], map[300];
 static struct deliver_ctx ctx;
+static struct lograte quiet; /* burst 0: no log line at all */
 static unsigned long runs;
 
 static int
@@ -68,6 +71,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	ctx.mc.spec = NULL;
 	ctx.delims = "+";
 	ctx.fold = 1;
+	ctx.max_size = 4096;
+	lograte_init(&quiet, 0, 1000);
+	ctx.lograte = &quiet;
 	static char spec[320];
 	snprintf(spec, sizeof spec, "file:%s", map);
 	ctx.mc.spec = spec;

@@ -75,9 +75,31 @@ one_line(const char *line, size_t len)
 	time_t when, t;
 
 	for (int i = 0; i < NFMT; i++) {
+		struct logparse_event ev;
 		memset(&a, 0, sizeof a);
 		if (logparser_line(parsers[i], line, len, now, &a, &when) == 1)
 			check_result(i, line, len, &a);
+		/* Sessions: an id lies inside the line, and only the dovecot
+		 * format reports anything but logins. */
+		switch (logparser_event(parsers[i], line, len, now, &ev)) {
+		case LOGPARSE_LOGIN:
+			check_result(i, line, len, &ev.a);
+			/* fall through */
+		case LOGPARSE_END:
+			if (ev.session != NULL &&
+			    (ev.session < line || ev.session_len == 0 ||
+			     ev.session + ev.session_len > line + len))
+				abort();
+			if (ev.kind == LOGPARSE_END && (i != 0 || ev.session == NULL))
+				abort();
+			break;
+		case LOGPARSE_RESTART:
+			if (i != 0)
+				abort();
+			break;
+		case LOGPARSE_NONE:
+			break;
+		}
 	}
 	size_t n = logtime_parse(line, len, now, &t);
 	if (n > len)

@@ -1,6 +1,6 @@
 /*
  * fuzz_milter.c - libFuzzer target for the milter's parsers of what the
- * SMTP client sends: the RCPT argument (milter/policy.c) and the HELO
+ * SMTP client sends: the RCPT argument (lib/policy.c) and the HELO
  * argument (milter/helo.c).
  *
  * The input, cut at the first NUL as libmilter hands it over, is decided

@@ -11,7 +11,9 @@
 #       DC_IMAP_PORT, DC_CONF, DC_LOG for the functions below; registers
 #       dc_stop with at_exit.  Non-zero if it does not answer within 15 s.
 #       DC_MAIL_LOCATION, when set, replaces mail_location (e.g. the
-#       per-domain Maildirs leafmail-deliver writes).
+#       per-domain Maildirs leafmail-deliver writes).  DC_EXTRA_CONF, when
+#       set, is appended to dovecot.conf as it is (auth policy, event
+#       exporter, master users...).
 #   dc_stop DIR      stop that instance (kill the master from master.pid and
 #                    wait for it); safe to call twice.
 #   dc_login USER PASS FROMIP PROTO
@@ -106,6 +108,7 @@ service stats {
 protocol pop3 {
   pop3_uidl_format = %08Xu%08Xv
 }
+${DC_EXTRA_CONF:-}
 DCEOF
 	at_exit "dc_stop '$DC_DIR'"
 	if ! dovecot -c "$DC_CONF" >"$DC_DIR/start.log" 2>&1; then

@@ -11,6 +11,8 @@
 #       kills it).  Non-zero if it does not answer PING within 10 s.
 #       Called again after rd_stop with the same arguments, it restarts the
 #       server on the same port (an empty one: nothing is persisted).
+#       With RD_PERSIST=1: an append-only file in DIR, fsynced at every
+#       write, so a restart keeps every key (as a production Redis does).
 #   rd_stop          stop it (TERM, wait); safe to call twice.
 #   rd_cli ARGS...   redis-cli against it (authenticated), raw output.
 #   rd_ping          it answers PING.
@@ -24,7 +26,10 @@ rd_require() {
 rd_start() {
 	RD_DIR=$1 RD_PORT=$2 RD_PASS=${3:-}
 	mkdir -p "$RD_DIR" || return 1
-	set -- --bind 127.0.0.1 --port "$RD_PORT" --save "" --appendonly no \
+	_rdaof=no
+	[ "${RD_PERSIST:-0}" = 1 ] && _rdaof=yes
+	set -- --bind 127.0.0.1 --port "$RD_PORT" --save "" --appendonly "$_rdaof" \
+		--appendfsync always \
 		--dir "$RD_DIR" --logfile "$RD_DIR/redis.log" --daemonize no
 	[ -n "$RD_PASS" ] && set -- "$@" --requirepass "$RD_PASS"
 	redis-server "$@" &

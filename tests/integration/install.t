@@ -14,7 +14,7 @@ else
 	sed 's/^/# /' "$T/make.log" | tail -10
 	exit 1
 fi
-for p in leafmail-milter leafmail-relayd leafmail-relaylock leafmail-tunneld leafmail-deliver; do
+for p in leafmail-milter leafmail-relayd leafmail-relaylock leafmail-tunneld leafmail-deliver leafmail-policyd; do
 	check "$p in /usr/sbin, executable" [ -x "$R/usr/sbin/$p" ]
 done
 check "umtp in /usr/bin, executable" [ -x "$R/usr/bin/umtp" ]

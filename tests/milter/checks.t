@@ -44,6 +44,8 @@ milter {
   helo-check = $2
   required-headers = { $3 }
 }
+# every refusal below is checked in the log: more than the default burst
+log-rate-burst = 1000
 EOF2
 	chmod 0644 "$CONF.new"
 	mv "$CONF.new" "$CONF"

@@ -52,6 +52,8 @@ milter {
   local-domains = { "example.org" }
   trusted-networks = { "192.0.2.0/24" }
 }
+# every decision below is checked in the log: more than the default burst
+log-rate-burst = 1000
 EOF
 }
 write_conf "$CONF" "$RUN" "unix:$SOCK"

@@ -47,6 +47,50 @@ write_conf 30m 5s "source \"$LOG\" { format = \"custom\"  regex = \"rip=([0-9.]+
 "$RELAYD" -t -c "$CFG" >"$T/out" 2>&1
 check "-t: a good custom regex passes" [ $? -eq 0 ]
 
+# The keys of this issue: durations and counts checked by -t.
+write_conf
+bad_conf bad-skew 4 '  max-clock-skew = "soon"'
+bad_conf bad-hold 4 '  hold-while-connected = "perhaps"'
+bad_conf bad-hold-max 4 '  hold-max = "forever"'
+bad_conf bad-hold-sessions 4 '  hold-max-sessions = 0'
+
+# Push sources: the key file is required, only for them, read and
+# checked by -t (refused when others may read it); loopback only.
+openssl rand -hex 24 >"$T/push.key" && chmod 600 "$T/push.key"
+# push_t SPEC BODY: -t with that one source; sets rc and $T/out
+push_t() {
+	write_conf 30m 5s "source \"$1\" { $2 }"
+	"$RELAYD" -t -c "$CFG" >"$T/out" 2>&1
+	rc=$?
+}
+push_t "dovecot-policy:127.0.0.1:8080" "api-key-file = \"$T/push.key\""
+check "-t: a dovecot-policy source with its key passes" [ $rc -eq 0 ]
+push_t "dovecot-events:[::1]:8080" "api-key-file = \"$T/push.key\""
+check "-t: a dovecot-events source on [::1] passes" [ $rc -eq 0 ]
+push_t "dovecot-events:unix:/run/leafmail/events.sock" "api-key-file = \"$T/push.key\""
+check "-t: a dovecot-events source on a unix socket passes" [ $rc -eq 0 ]
+push_t "dovecot-policy:127.0.0.1:8080" ""
+check "-t: a push source without api-key-file: 78" [ $rc -eq 78 ] && grep -q 'api-key-file is required' "$T/out"
+write_conf 30m 5s "source \"$LOG\" { api-key-file = \"$T/push.key\" }"
+"$RELAYD" -t -c "$CFG" >"$T/out" 2>&1
+check "-t: api-key-file on a log source: 78" [ $? -eq 78 ]
+push_t "dovecot-policy:127.0.0.1:8080" "api-key-file = \"$T/push.key\" format = \"cyrus\""
+check "-t: format on a push source: 78" [ $rc -eq 78 ]
+push_t "dovecot-policy:192.0.2.1:8080" "api-key-file = \"$T/push.key\""
+check "-t: a push source on a non-loopback address: 78" [ $rc -eq 78 ] && grep -q 'loopback' "$T/out"
+push_t "dovecot-policy:unix:relative" "api-key-file = \"$T/push.key\""
+check "-t: a relative unix socket path: 78" [ $rc -eq 78 ]
+push_t "dovecot-policy:127.0.0.1:8080" "api-key-file = \"$T/none.key\""
+check "-t: a missing key file: 78" [ $rc -eq 78 ]
+chmod 644 "$T/push.key"
+push_t "dovecot-policy:127.0.0.1:8080" "api-key-file = \"$T/push.key\""
+check "-t: a key file others may read: 78" [ $rc -eq 78 ]
+chmod 600 "$T/push.key"
+echo short >"$T/short.key" && chmod 600 "$T/short.key"
+push_t "dovecot-policy:127.0.0.1:8080" "api-key-file = \"$T/short.key\""
+check "-t: a key of 5 characters: 78" [ $rc -eq 78 ] && grep -q '16 to 128' "$T/out"
+[ $rc -eq 78 ] || sed 's/^/#   /' "$T/out"
+
 # The daemon with a malformed config exits 78 before touching anything.
 write_conf "ten minutes"
 "$RELAYD" -f -c "$CFG" >"$T/out" 2>&1; rc=$?

@@ -98,6 +98,21 @@ check "SIGHUP is logged" wait_for 2 grep -q 'SIGHUP' "$ERR"
 login 198.51.100.10 >>"$LOG"
 check "after SIGHUP logins are still read" within 1000 in_lmdb 198.51.100.10
 
+# Over-long lines are what a hostile client makes (a 64 KB user name):
+# 30 of them, each read on its own, cost a bounded number of log lines.
+n0=$(grep -c 'longer than' "$ERR")
+i=0
+while [ $i -lt 30 ]; do
+	head -c 70000 /dev/zero | tr '\0' 'x' >>"$LOG"
+	printf '\n' >>"$LOG"
+	login "198.51.100.$((100 + i))" >>"$LOG"
+	wait_for 2 in_lmdb "198.51.100.$((100 + i))" || break
+	i=$((i + 1))
+done
+check "30 over-long lines, each read on its own, all skipped" [ $i -eq 30 ]
+n1=$(grep -c 'longer than' "$ERR")
+check "... logged at most 10 times ($((n1 - n0)))" [ $((n1 - n0)) -le 10 ]
+
 # A second instance is refused with a clear message.
 "$RELAYD" -f -c "$CFG" >"$T/second.out" 2>&1; rc=$?
 check "a second instance exits 69" [ $rc -eq 69 ]

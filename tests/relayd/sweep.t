@@ -1,7 +1,8 @@
 #!/bin/sh
 # sweep.t - expired entries are deleted from the LMDB file within seconds
-# (Postfix never looks at the expiry), unexpired ones are kept, and -l
-# never lists an expired entry even before the sweep.
+# (Postfix never looks at the expiry), unexpired ones are kept, -l never
+# lists an expired entry even before the sweep, and relayd sweeps at start
+# before anything else.
 . "$LEAFMAIL_SRC/tests/lib.sh"
 . "$LEAFMAIL_SRC/tests/relayd/common.sh"
 have_postmap || skip_all "postmap with lmdb support is needed"
@@ -29,4 +30,16 @@ check "SIGTERM: exit 0" [ $? -eq 0 ]
 sleep 3
 check "the expired entry is still in the file (no daemon)" in_lmdb 198.51.100.34
 check "-l does not list it" not_in_table 198.51.100.34
+
+# The table is swept at start, before anything else: an entry that
+# expired while relayd was down does not wait for the first tick (an hour
+# here), since Postfix reading the table itself never looks at the time.
+"$RELAYD" -c "$CFG" -a 198.51.100.35 2>/dev/null
+sed 's/sweep-interval = "1s"/sweep-interval = "1h"/' "$CFG" >"$T/hour.conf"
+sleep 3
+check "an entry that expired while relayd was down is in the file" in_lmdb 198.51.100.35
+CFG=$T/hour.conf
+start_relayd || notok "relayd starts (sweep-interval 1h)"
+check "the expired entry is gone right after the start" wait_for 2 not_in_lmdb 198.51.100.35
+stop_relayd
 exit 0

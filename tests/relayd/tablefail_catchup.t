@@ -1,7 +1,7 @@
 #!/bin/sh
-# tablefail_catchup.t - the background batch writer (relayd/loop.c,
+# tablefail_catchup.t - the background batch writer (relayd/writer.c,
 # flush_async) loses nothing when its write fails: a catch-up of more
-# addresses than one batch (LOOP_BATCH, 4096) arrives while the table
+# addresses than one batch (WRITER_BATCH, 4096) arrives while the table
 # cannot be written; every address is in the table once it can be again,
 # and the positions are saved only after that.
 . "$LEAFMAIL_SRC/tests/lib.sh"

@@ -6,6 +6,8 @@
 RL=$B/leafmail-relaylock
 [ -x "$RL" ] || skip_all "leafmail-relaylock not built"
 command -v postmap >/dev/null || skip_all "postmap not installed"
+# As root it reads the table as `user` (leafmail by default), in a child.
+need_run_user || skip_all "cannot create system user leafmail"
 
 now=$(date +%s)
 cat > "$T/relay" <<EOT

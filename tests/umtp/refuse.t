@@ -15,6 +15,8 @@ write_conf "sendmail:$CAPTURE" "
   peer \"example.net\" { address = \"127.0.0.1:2526\"  key-file = \"$T/keys/peer\" }
   peer \"far.example\" { address = \"127.0.0.9:2526\"  key-file = \"$T/keys/far\" }
   peer \"old.example\" { address = \"127.0.0.9:2527\"  key-file = \"$T/keys/p1\"  protocol = 1 }"
+# every refusal below must be logged: more than the default burst
+echo "log-rate-burst = 100" >>"$CFG"
 start_receive || { notok "umtp receive starts"; cat "$RLOG"; exit 1; }
 
 build() { k=$1; shift; perl "$P2" build "$T/keys/$k" "$@" <"$MSG"; }

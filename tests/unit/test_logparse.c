@@ -455,6 +455,96 @@ test_new_errors(void **state)
 	logparser_free(NULL);
 }
 
+/*
+ * Sessions (relay.hold-while-connected): logins with their session id,
+ * the mail process's end-of-session lines, the master's start-up line.
+ * The lines are Dovecot 2.3.19.1's own, from a private instance (IMAP
+ * LOGOUT, a client closing, a reset, doveadm kick, a POP3 QUIT), then the
+ * same in the syslog layout, then forgeries.
+ */
+static void
+test_events(void **state)
+{
+	static const struct {
+		const char *line;
+		enum logparse_kind kind;
+		const char *session; /* NULL: none */
+	} cases[] = {
+	    {"Dec 07 18:41:22 imap-login: Info: Login: user=<bob>, method=PLAIN, rip=127.0.0.3, lip=127.0.0.1, mpid=23322, session=<+HuBkg9iyIB/AAAD>",
+	     LOGPARSE_LOGIN, "+HuBkg9iyIB/AAAD"},
+	    {"Dec 07 18:41:22 imap(bob)<23322><+HuBkg9iyIB/AAAD>: Info: Disconnected: Logged out in=27 out=556 deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0",
+	     LOGPARSE_END, "+HuBkg9iyIB/AAAD"},
+	    {"Dec 07 18:41:22 pop3(alice)<23313><hQiBkg9iVIx/AAAC>: Info: Disconnected: Logged out top=0/0, retr=0/0, del=0/0, size=0",
+	     LOGPARSE_END, "hQiBkg9iVIx/AAAC"},
+	    {"Dec 07 18:41:26 imap(bob)<23888><D2XBkg9iT6t/AAAK>: Info: Disconnected: Connection closed (SELECT finished 0.505 secs ago) in=16 out=711 deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0",
+	     LOGPARSE_END, "D2XBkg9iT6t/AAAK"},
+	    {"Dec 07 18:41:28 imap(bob)<24057><QO3Ukg9i48Z/AAAM>: Info: Disconnected: Connection closed: read(size=8176) failed: Connection reset by peer (SELECT finished 0.507 secs ago) in=16 out=711 deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0",
+	     LOGPARSE_END, "QO3Ukg9i48Z/AAAM"},
+	    {"Dec 07 18:41:29 imap(bob)<24193><8tzekg9iCeN/AAAN>: Info: Disconnected: Server shutting down. in=24 out=750 deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0",
+	     LOGPARSE_END, "8tzekg9iCeN/AAAN"},
+	    {"Dec 07 18:41:24 imap-login: Info: Login: user=<alice>, method=PLAIN, rip=::1, lip=::1, mpid=23531, secured, session=<SOOgkg9i2usAAAAAAAAAAAAAAAAAAAAB>",
+	     LOGPARSE_LOGIN, "SOOgkg9i2usAAAAAAAAAAAAAAAAAAAAB"},
+	    {"Dec 07 18:40:43 master: Info: Dovecot v2.3.19.1 (9b53102964) starting up for pop3, imap (core dumps disabled)",
+	     LOGPARSE_RESTART, NULL},
+	    /* syslog layout */
+	    {"Dec  7 18:41:22 mail dovecot: imap(bob)<23322><+HuBkg9iyIB/AAAD>: Disconnected: Logged out in=27 out=556",
+	     LOGPARSE_END, "+HuBkg9iyIB/AAAD"},
+	    {"Dec  7 18:41:22 mail dovecot[812]: imap(bob)<23322><+HuBkg9iyIB/AAAD>: Disconnected for inactivity in=27 out=556",
+	     LOGPARSE_END, "+HuBkg9iyIB/AAAD"},
+	    {"2026-12-07T18:40:43.000123+00:00 mail dovecot[812]: master: Dovecot v2.3.19.1 (9b53102964) starting up for imap, pop3 (core dumps disabled)",
+	     LOGPARSE_RESTART, NULL},
+	    /* no session at all: a login all the same */
+	    {"Nov 22 04:25:18 mail dovecot: imap-login: Login: user=<alice>, method=PLAIN, rip=192.0.2.32, lip=192.0.2.1",
+	     LOGPARSE_LOGIN, NULL},
+	    /* not ends: the login process, other messages, other programs */
+	    {"Dec 07 18:40:45 pop3-login: Info: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<alice>, method=PLAIN, rip=127.0.0.4, lip=127.0.0.1, session=<EDA0kA9iHOB/AAAE>",
+	     LOGPARSE_NONE, NULL},
+	    {"Dec 07 18:41:29 imap(24193): Warning: Killed with signal 15 (by pid=24228 uid=0 code=kill)",
+	     LOGPARSE_NONE, NULL},
+	    {"Dec 07 18:41:29 imap(bob)<24193><8tzekg9iCeN/AAAN>: Info: ID sent: name=Disconnected",
+	     LOGPARSE_NONE, NULL},
+	    {"Dec 07 18:41:29 lmtp(bob)<24193><8tzekg9iCeN/AAAN>: Info: Disconnected",
+	     LOGPARSE_NONE, NULL},
+	    {"Dec 07 18:41:29 postfix/smtpd[1]: imap(bob)<1><8tzekg9iCeN/AAAN>: Disconnected",
+	     LOGPARSE_NONE, NULL},
+	    {"Dec 07 18:41:29 imap-login: Info: Disconnected: imap(bob)<1><8tzekg9iCeN/AAAN>: Disconnected",
+	     LOGPARSE_NONE, NULL},
+	    {"Dec 07 18:41:29 auth: Info: master: Dovecot v2.3 starting up",
+	     LOGPARSE_NONE, NULL},
+	    /* a failed login whose user name is a whole end-of-session line */
+	    {"Dec 07 18:41:29 imap-login: Info: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<x imap(bob)<1><8tzekg9iCeN/AAAN>: Disconnected>, method=PLAIN, rip=127.0.0.4, lip=127.0.0.1",
+	     LOGPARSE_NONE, NULL},
+	};
+	struct logparser *p;
+	struct logparse_event ev;
+	char err[256];
+
+	(void)state;
+	p = logparser_new("dovecot", NULL, 0, err, sizeof err);
+	assert_non_null(p);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		enum logparse_kind k = logparser_event(
+		    p, cases[i].line, strlen(cases[i].line), NOW, &ev);
+		if (k != cases[i].kind)
+			fail_msg("case %zu: kind %d, want %d: %s", i, (int)k,
+			         (int)cases[i].kind, cases[i].line);
+		if (cases[i].session == NULL) {
+			if (ev.session != NULL)
+				fail_msg("case %zu: session \"%.*s\", want "
+				         "none", i, (int)ev.session_len,
+				         ev.session);
+			continue;
+		}
+		if (ev.session == NULL ||
+		    ev.session_len != strlen(cases[i].session) ||
+		    memcmp(ev.session, cases[i].session, ev.session_len) != 0)
+			fail_msg("case %zu: session \"%.*s\", want \"%s\"", i,
+			         ev.session ? (int)ev.session_len : 0,
+			         ev.session ? ev.session : "", cases[i].session);
+	}
+	logparser_free(p);
+}
+
 int
 main(void)
 {
@@ -462,6 +552,7 @@ main(void)
 	tzset();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_case_files),
+	    cmocka_unit_test(test_events),
 	    cmocka_unit_test(test_nul_bytes),
 	    cmocka_unit_test(test_long_lines),
 	    cmocka_unit_test(test_custom_buffers),

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "../../milter/helo.h"
-#include "../../milter/policy.h"
+#include "policy.h"
 #include "../../milter/velocity.h"
 
 static struct addr

@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +24,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../milter/logsafe.h"
+#include "logsafe.h"
 #include "../../milter/session.h"
 #include "unixsock.h"
+#include "unixsock_testutil.h"
 
 /* --- logsafe --- */
 
@@ -150,42 +154,127 @@ bound_socket(const char *path, int listen_too)
 }
 
 static void
-test_clear_stale(void **state)
+test_probe(void **state)
 {
 	char path[128], err[256];
 	struct stat st;
-	int fd;
+	int fd, dfd;
 	FILE *f;
 
 	(void)state;
+	dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
 	snprintf(path, sizeof(path), "%s/m.sock", tmpdir);
-	assert_int_equal(socket_clear_stale(path, err, sizeof(err)), SOCKET_ABSENT);
+	assert_int_equal(socket_probe_at(dfd, "m.sock", path, err, sizeof(err)),
+	                 SOCKET_ABSENT);
 
 	/* Someone listens: hands off. */
 	fd = bound_socket(path, 1);
-	assert_int_equal(socket_clear_stale(path, err, sizeof(err)), SOCKET_INUSE);
+	assert_int_equal(socket_probe_at(dfd, "m.sock", path, err, sizeof(err)),
+	                 SOCKET_INUSE);
 	assert_non_null(strstr(err, "is listening on this socket"));
-	assert_int_equal(lstat(path, &st), 0);
+
+	/* A link to that live socket is not a socket, and not followed. */
+	assert_int_equal(symlinkat(path, dfd, "link.sock"), 0);
+	assert_int_equal(socket_probe_at(dfd, "link.sock", "link", err,
+	                                 sizeof(err)), SOCKET_NOTSOCK);
 	close(fd);
 
-	/* The listener is gone, its file stays: stale, removed. */
+	/* The listener is gone, its file stays: stale, left for the
+	 * rename that replaces it. */
+	assert_int_equal(socket_probe_at(dfd, "m.sock", path, err, sizeof(err)),
+	                 SOCKET_STALE);
 	assert_int_equal(lstat(path, &st), 0);
-	assert_int_equal(socket_clear_stale(path, err, sizeof(err)), SOCKET_REMOVED);
-	assert_int_equal(lstat(path, &st), -1);
+	unlink(path);
 
 	/* Bound but never listening answers ECONNREFUSED too. */
 	fd = bound_socket(path, 0);
-	assert_int_equal(socket_clear_stale(path, err, sizeof(err)), SOCKET_REMOVED);
+	assert_int_equal(socket_probe_at(dfd, "m.sock", path, err, sizeof(err)),
+	                 SOCKET_STALE);
 	close(fd);
+	unlink(path);
 
-	/* A regular file is never removed. */
+	/* A regular file is never touched. */
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fclose(f);
-	assert_int_equal(socket_clear_stale(path, err, sizeof(err)), SOCKET_NOTSOCK);
+	assert_int_equal(socket_probe_at(dfd, "m.sock", path, err, sizeof(err)),
+	                 SOCKET_NOTSOCK);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_non_null(strstr(err, "not a socket"));
 	unlink(path);
+	unlinkat(dfd, "link.sock", 0);
+	close(dfd);
+}
+
+static int
+bind_fails(void *arg, const char *path, char *err, size_t errlen)
+{
+	(void)arg;
+	(void)path;
+	snprintf(err, errlen, "no");
+	return -1;
+}
+
+/* socket_create_at: the socket appears with its mode, replaces what the
+ * name held (a link is replaced, its target untouched), and leaves no
+ * temporary directory behind, after success or failure. */
+static void
+test_create(void **state)
+{
+	char path[128], target[128], err[256];
+	struct stat st;
+	int fd, dfd, n = 0;
+	FILE *f;
+	DIR *dir;
+	struct dirent *de;
+
+	(void)state;
+	dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	snprintf(path, sizeof(path), "%s/c.sock", tmpdir);
+	snprintf(target, sizeof(target), "%s/target", tmpdir);
+	f = fopen(target, "w");
+	assert_non_null(f);
+	fputs("keep", f);
+	fclose(f);
+	assert_int_equal(chmod(target, 0600), 0);
+	assert_int_equal(symlink(target, path), 0);
+
+	fd = socket_create_at(dfd, "c.sock", 0640, (uid_t)-1, (gid_t)-1,
+	                      testutil_bind, NULL, err, sizeof(err));
+	assert_true(fd > 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(stat(target, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(socket_probe_at(dfd, "c.sock", path, err, sizeof(err)),
+	                 SOCKET_INUSE);
+	close(fd);
+
+	/* Over the stale one. */
+	fd = socket_create_at(dfd, "c.sock", 0600, (uid_t)-1, (gid_t)-1,
+	                      testutil_bind, NULL, err, sizeof(err));
+	assert_true(fd > 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	close(fd);
+	assert_int_equal(socket_create_at(dfd, "c.sock", 0600, (uid_t)-1,
+	                                  (gid_t)-1, bind_fails, NULL, err,
+	                                  sizeof(err)), -1);
+	assert_string_equal(err, "no");
+
+	dir = fdopendir(dup(dfd));
+	assert_non_null(dir);
+	while ((de = readdir(dir)) != NULL)
+		n += strncmp(de->d_name, ".sock-", 6) == 0;
+	closedir(dir);
+	assert_int_equal(n, 0);
+	unlink(path);
+	unlink(target);
+	close(dfd);
 }
 
 /* --- session --- */
@@ -252,8 +341,8 @@ main(void)
 		cmocka_unit_test(test_logsafe),
 		cmocka_unit_test(test_unix_path),
 		cmocka_unit_test(test_parse_mode),
-		cmocka_unit_test_setup_teardown(test_clear_stale, setup_dir,
-		                                teardown_dir),
+		cmocka_unit_test_setup_teardown(test_probe, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_create, setup_dir, teardown_dir),
 		cmocka_unit_test(test_session),
 	};
 

@@ -1,9 +1,9 @@
 /*
- * test_policy.c - unit tests for milter/policy.c: the recipient parser and
+ * test_policy.c - unit tests for lib/policy.c: the recipient parser and
  * the relay decision.
  *
  * Table-driven.  The relay table is a fake lookup function with the
- * relaytable_check() contract, so each row says what the table answers
+ * relaystore_check() contract, so each row says what the table answers
  * (present, absent, error) and whether it may be asked at all: a local
  * recipient, a trusted or authenticated client must be decided without
  * touching the table, and a client without an address never reaches it.
@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../milter/policy.h"
+#include "policy.h"
 
 /* --- policy_parse_rcpt --- */
 

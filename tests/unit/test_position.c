@@ -5,7 +5,8 @@
  * nothing, every kind of malformed line (table-driven, each must be an
  * error naming its line), and the atomic replace: the old file's inode is
  * untouched (a reader holding it sees the old content whole) and no
- * temporary file is left behind, after success or failure.
+ * temporary file is left behind, after success or failure; privacy
+ * (mode 0600, no planted link followed, no planted FIFO waited on).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -97,11 +98,11 @@ static void test_round_trip(void **state)
 	char err[512];
 	struct source_pos p;
 	struct position_entry ent[] = {
-		{"/var/log/dovecot.log", {2049, 131073, 4096}},
-		{"/var/log/with space/mail log", {1, 2, 0}},
+		{"/var/log/dovecot.log", {2049, 131073, 4096, 0}},
+		{"/var/log/with space/mail log", {1, 2, 0, 0}},
 		{"/var/log/big", {UINT32_MAX, (ino_t)UINT64_MAX,
-		                  (off_t)INT64_MAX}},
-		{"/p", {0, 0, 7}},
+		                  (off_t)INT64_MAX, 0}},
+		{"/p", {0, 0, 7, 0}},
 	};
 	char text[4096];
 
@@ -208,9 +209,9 @@ static void test_atomic_replace(void **state)
 {
 	struct env *e = *state;
 	char err[512], buf[256];
-	struct position_entry a = {"/log", {1, 2, 3}};
-	struct position_entry b = {"/log", {1, 2, 999}};
-	struct position_entry nl = {"/bad\npath", {1, 2, 3}};
+	struct position_entry a = {"/log", {1, 2, 3, 0}};
+	struct position_entry b = {"/log", {1, 2, 999, 0}};
+	struct position_entry nl = {"/bad\npath", {1, 2, 3, 0}};
 	struct source_pos p;
 	struct stat st1, st2;
 	int fd;
@@ -268,6 +269,69 @@ static void test_atomic_replace(void **state)
 	assert_int_equal(strays(e), 0);
 }
 
+/* The positions say who logged in when: private, and written only as a
+ * new file renamed into place, so nothing planted at the name (a link to
+ * another file, a FIFO) is ever written through or hangs a reader. */
+static void test_private(void **state)
+{
+	struct env *e = *state;
+	char err[512], victim[PATH_MAX + 32], buf[64];
+	struct position_entry a = {"/log", {1, 2, 3, 1796669719350423181LL}};
+	struct source_pos p;
+	struct stat st;
+	mode_t old = umask(0);
+
+	assert_int_equal(position_save(e->file, &a, 1, err, sizeof err), 0);
+	umask(old);
+	assert_int_equal(stat(e->file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* The birth time goes through as a fourth number. */
+	int fd = open(e->file, O_RDONLY);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "1 2 3 1796669719350423181 /log\n");
+	memset(&p, 0, sizeof p);
+	assert_int_equal(position_load(e->file, "/log", &p, err, sizeof err),
+	                 1);
+	assert_true(p.birth == 1796669719350423181LL && p.offset == 3);
+	/* A file written before birth times were kept: birth 0. */
+	write_raw(e->file, "1 2 3 /log\n", 11);
+	p.birth = 7;
+	assert_int_equal(position_load(e->file, "/log", &p, err, sizeof err),
+	                 1);
+	assert_true(p.birth == 0);
+
+	/* A symbolic link planted at the name: not followed to read, and
+	 * replaced, not written through, when saving. */
+	snprintf(victim, sizeof victim, "%s/victim", e->dir);
+	write_raw(victim, "1 2 3 /log\n", 11);
+	unlink(e->file);
+	assert_int_equal(symlink(victim, e->file), 0);
+	assert_int_equal(position_load(e->file, "/log", &p, err, sizeof err),
+	                 -1);
+	assert_non_null(strstr(err, "symbolic link"));
+	assert_int_equal(position_save(e->file, &a, 1, err, sizeof err), 0);
+	assert_int_equal(lstat(e->file, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_size, 11);
+
+	/* A FIFO planted at the name: refused at once (a plain open would
+	 * wait for a writer forever; the alarm turns a hang into a fail). */
+	unlink(e->file);
+	assert_int_equal(mkfifo(e->file, 0600), 0);
+	alarm(10);
+	assert_int_equal(position_load(e->file, "/log", &p, err, sizeof err),
+	                 -1);
+	alarm(0);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(e->file);
+	unlink(victim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +342,7 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_replace, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_private, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

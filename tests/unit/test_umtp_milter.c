@@ -4,8 +4,9 @@
  * size cap, the message with an added header), milter/umtp_shadow.c
  * (peer per recipient domain, Message-ID shape, datagrams sent to a peer
  * and decoded by the codec with the same Message-ID) and
- * milter/umtp_dedup.c (UMTP first: removed; SMTP first: recorded; a
- * second SMTP copy is not removed; peers' domains are left alone).
+ * milter/umtp_dedup.c (UMTP first: removed; SMTP first: claimed; a
+ * second SMTP copy is not removed; peers' domains are left alone; a UMTP
+ * injection under way is waited for, and its outcome decides).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,14 +18,15 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "dedup.h"
-#include "table_testutil.h"
+#include <pthread.h>
+
+#include "claimstore.h"
+#include "lmdbfile_testutil.h"
 #include "umtp_codec.h"
 #include "../../milter/umtp_collect.h"
 #include "../../milter/umtp_dedup.h"
 #include "../../milter/umtp_shadow.h"
 
-static const time_t now0 = 1795348800;
 #define TTL (3 * 86400)
 
 static void
@@ -251,7 +253,6 @@ ids(const char *id)
 
 struct storefx {
 	char dir[256], path[512];
-	struct table *t;
 	struct store *ds;
 	struct peerfx p;
 };
@@ -260,14 +261,13 @@ static int
 store_setup(void **state)
 {
 	struct storefx *f = calloc(1, sizeof *f);
-	char err[256];
+	char err[256], spec[600];
 
 	assert_non_null(f);
 	assert_int_equal(tt_mkdtemp(f->dir, sizeof f->dir), 0);
-	assert_int_equal(dedup_path(f->dir, f->path, sizeof f->path), 0);
-	f->t = table_open(f->path, TABLE_WRITE, err, sizeof err);
-	assert_non_null(f->t);
-	f->ds = store_lmdb(f->t); /* owns f->t */
+	snprintf(f->path, sizeof f->path, "%s/%s", f->dir, CLAIMSTORE_FILE);
+	snprintf(spec, sizeof spec, "lmdb:%s", f->path);
+	f->ds = store_open(NULL, spec, STORE_WRITE | STORE_PRIVATE, err, sizeof err);
 	assert_non_null(f->ds);
 	peer_setup(&f->p, 2);
 	*state = f;
@@ -286,43 +286,75 @@ store_teardown(void **state)
 	return 0;
 }
 
+/* umtp receive claims (and, done set, records) rcpt under id. */
+static void
+umtp_claims(struct store *s, struct claim_umtp *u, const char *id,
+            const char *rcpt, int done)
+{
+	char err[256], *r[1] = {(char *)rcpt};
+	enum claim_outcome o;
+
+	assert_int_equal(claimstore_umtp_claim(s, NULL, u, id, r, 1, claimstore_now_ms(),
+	                                       70000, TTL, &o, NULL, err,
+	                                       sizeof err),
+	                 1);
+	if (done)
+		assert_int_equal(claimstore_umtp_record(s, u, id, r, 1, TTL, &o, err,
+		                                        sizeof err),
+		                 STORE_OK);
+}
+
+static long
+decide(struct storefx *f, struct umtp_peers *peers, char *const *msgids,
+       size_t nmsgid, char *const *rcpts, size_t n, long long wait_ms,
+       enum claim_verdict *v, size_t *nwait)
+{
+	char err[256];
+
+	return umtp_dedup_decide(f->ds, peers, msgids, nmsgid, rcpts, n, TTL,
+	                         wait_ms, NULL, NULL, v, NULL, nwait, err,
+	                         sizeof err);
+}
+
+/* What the SMTP side claimed for (id, rcpt): its state. */
+static enum claim_state
+state_of(struct storefx *f, const char *id, const char *rcpt)
+{
+	char key[CLAIM_KEYMAX], v[STORE_VALMAX], err[256];
+	size_t kl = claimstore_key(id, rcpt, key), len;
+	struct claim c;
+
+	if (store_get(f->ds, key, kl, v, sizeof v, &len, err, sizeof err) != STORE_OK)
+		return CLAIM_NONE;
+	claimstore_decode(v, len, &c);
+	return c.state;
+}
+
 static void
 test_dedup_umtp_first(void **state)
 {
 	struct storefx *f = *state;
-	const char *umtp[] = {"bob@c.test"};
+	struct claim_umtp u;
 	char *rcpts[] = {(char *)"<Bob@C.test>", (char *)"<carol@c.test>",
 	                 (char *)"<x@b.test>"};
-	int del[3];
-	char err[256];
-	struct dedup_record r;
+	enum claim_verdict v[3];
+	size_t nwait;
 
-	/* the datagram came first: umtp receive recorded bob */
-	assert_int_equal(dedup_record(f->t, "<u1@a.test>", umtp, 1, DEDUP_VIA_UMTP,
-	                              now0, 0, err, sizeof err), TABLE_OK);
-	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids(" <u1@A.TEST>"), 1, rcpts,
-	                                   3, now0 + 5, TTL, del, err, sizeof err), 1);
-	assert_string_equal(err, "");
-	assert_int_equal(del[0], 1);
-	assert_int_equal(del[1], 0);
-	assert_int_equal(del[2], 0);
-	/* carol recorded as SMTP; x@b.test (a peer's domain) not at all */
-	assert_int_equal(dedup_check(f->t, "<u1@a.test>", "carol@c.test", now0 + 6,
-	                             TTL, &r, err, sizeof err), 1);
-	assert_int_equal(r.via, DEDUP_VIA_SMTP);
-	assert_int_equal(dedup_check(f->t, "<u1@a.test>", "x@b.test", now0 + 6,
-	                             TTL, &r, err, sizeof err), 0);
-	/* bob's record still says UMTP */
-	assert_int_equal(dedup_check(f->t, "<u1@a.test>", "bob@c.test", now0 + 6,
-	                             TTL, &r, err, sizeof err), 1);
-	assert_int_equal(r.via, DEDUP_VIA_UMTP);
+	/* the datagram came first: umtp receive claimed and delivered bob */
+	umtp_claims(f->ds, &u, "<u1@a.test>", "bob@c.test", 1);
+	assert_int_equal(decide(f, &f->p.peers, ids(" <u1@A.TEST>"), 1, rcpts, 3,
+	                        1000, v, &nwait), 1);
+	assert_int_equal(nwait, 0);
+	assert_int_equal(v[0], CLAIM_DROP);
+	assert_int_equal(v[1], CLAIM_KEEP);
+	assert_int_equal(v[2], CLAIM_KEEP);
+	/* carol claimed for SMTP; x@b.test (a peer's domain) not at all */
+	assert_int_equal(state_of(f, "<u1@a.test>", "carol@c.test"), CLAIM_SMTP);
+	assert_int_equal(state_of(f, "<u1@a.test>", "x@b.test"), CLAIM_NONE);
+	assert_int_equal(state_of(f, "<u1@a.test>", "bob@c.test"), CLAIM_UMTP);
 	/* every recipient done by UMTP: all removed (the caller discards) */
-	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<u1@a.test>"), 1, rcpts,
-	                                   1, now0 + 7, TTL, del, err, sizeof err), 1);
-	/* after the TTL the UMTP record no longer counts */
-	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<u1@a.test>"), 1, rcpts,
-	                                   1, now0 + TTL + 1, TTL, del, err,
-	                                   sizeof err), 0);
+	assert_int_equal(decide(f, &f->p.peers, ids("<u1@a.test>"), 1, rcpts, 1,
+	                        1000, v, &nwait), 1);
 }
 
 static void
@@ -330,52 +362,148 @@ test_dedup_smtp_first(void **state)
 {
 	struct storefx *f = *state;
 	char *rcpts[] = {(char *)"<bob@c.test>"};
-	int del[1];
-	char err[256];
-	struct dedup_record r;
+	enum claim_verdict v[1];
+	size_t nwait;
 
-	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<s9@a.test>"), 1, rcpts,
-	                                   1, now0, TTL, del, err, sizeof err), 0);
-	assert_int_equal(del[0], 0);
-	/* what umtp receive then asks: already delivered, by SMTP */
-	assert_int_equal(dedup_check(f->t, "<s9@a.test>", "bob@c.test", now0 + 1,
-	                             TTL, &r, err, sizeof err), 1);
-	assert_int_equal(r.via, DEDUP_VIA_SMTP);
-	assert_int_equal(r.first_seen, now0);
+	assert_int_equal(decide(f, &f->p.peers, ids("<s9@a.test>"), 1, rcpts, 1,
+	                        1000, v, &nwait), 0);
+	assert_int_equal(v[0], CLAIM_KEEP);
+	assert_int_equal(state_of(f, "<s9@a.test>", "bob@c.test"), CLAIM_SMTP);
 	/* the sender retrying over SMTP is not a duplicate to remove */
-	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<s9@a.test>"), 1, rcpts,
-	                                   1, now0 + 2, TTL, del, err, sizeof err), 0);
-	assert_int_equal(del[0], 0);
+	assert_int_equal(decide(f, &f->p.peers, ids("<s9@a.test>"), 1, rcpts, 1,
+	                        1000, v, &nwait), 0);
+	assert_int_equal(v[0], CLAIM_KEEP);
 	/* no peers given (NULL): every recipient is considered */
 	char *peerrcpt[] = {(char *)"<x@b.test>"};
-	assert_int_equal(umtp_dedup_decide(f->ds, NULL, ids("<s9@a.test>"), 1, peerrcpt,
-	                                   1, now0, TTL, del, err, sizeof err), 0);
-	assert_int_equal(dedup_check(f->t, "<s9@a.test>", "x@b.test", now0 + 1,
-	                             TTL, &r, err, sizeof err), 1);
+	assert_int_equal(decide(f, NULL, ids("<s9@a.test>"), 1, peerrcpt, 1, 1000,
+	                        v, &nwait), 0);
+	assert_int_equal(state_of(f, "<s9@a.test>", "x@b.test"), CLAIM_SMTP);
 }
 
 /* The SMTP copy carries Postfix's Message-ID and ours (the one the
- * datagram carried): either matches; SMTP first records under both. */
+ * datagram carried): either matches; SMTP claims under both. */
 static void
 test_dedup_two_msgids(void **state)
 {
 	struct storefx *f = *state;
-	const char *umtp[] = {"bob@c.test"};
+	struct claim_umtp u;
 	char *both[] = {(char *)"<pf1@a.test>", (char *)"<ours@a.test>"};
 	char *rcpts[] = {(char *)"<bob@c.test>", (char *)"<eve@c.test>"};
-	int del[2];
-	char err[256];
+	enum claim_verdict v[2];
+	size_t nwait;
 
-	assert_int_equal(dedup_record(f->t, "<ours@a.test>", umtp, 1, DEDUP_VIA_UMTP,
-	                              now0, 0, err, sizeof err), TABLE_OK);
-	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, both, 2, rcpts, 2,
-	                                   now0 + 1, TTL, del, err, sizeof err), 1);
-	assert_int_equal(del[0], 1);
-	assert_int_equal(del[1], 0);
-	assert_int_equal(dedup_check(f->t, "<pf1@a.test>", "eve@c.test", now0 + 2,
-	                             TTL, NULL, err, sizeof err), 1);
-	assert_int_equal(dedup_check(f->t, "<ours@a.test>", "eve@c.test", now0 + 2,
-	                             TTL, NULL, err, sizeof err), 1);
+	umtp_claims(f->ds, &u, "<ours@a.test>", "bob@c.test", 1);
+	assert_int_equal(decide(f, &f->p.peers, both, 2, rcpts, 2, 1000, v,
+	                        &nwait), 1);
+	assert_int_equal(v[0], CLAIM_DROP);
+	assert_int_equal(v[1], CLAIM_KEEP);
+	assert_int_equal(state_of(f, "<pf1@a.test>", "eve@c.test"), CLAIM_SMTP);
+	assert_int_equal(state_of(f, "<ours@a.test>", "eve@c.test"), CLAIM_SMTP);
+}
+
+/* A UMTP injection under way when the SMTP copy ends: the milter waits;
+ * a thread plays umtp receive and, after a while, records or releases. */
+struct resolver {
+	struct store *s;
+	struct claim_umtp u;
+	int record;
+};
+
+static void *
+resolve_later(void *arg)
+{
+	struct resolver *r = arg;
+	char err[256], *rc[1] = {(char *)"bob@c.test"};
+	enum claim_outcome o = CLAIM_WON;
+
+	usleep(150000);
+	if (r->record)
+		claimstore_umtp_record(r->s, &r->u, "<w@a.test>", rc, 1, TTL, &o, err,
+		                       sizeof err);
+	else
+		claimstore_umtp_release(r->s, &r->u, "<w@a.test>", rc, 1, &o, err,
+		                        sizeof err);
+	return NULL;
+}
+
+static int waited;
+
+static void
+count_wait(void *arg, const char *rcpt, const struct claim *c)
+{
+	(void)arg;
+	assert_string_equal(rcpt, "<bob@c.test>");
+	assert_int_equal(c->state, CLAIM_PENDING);
+	waited++;
+}
+
+static void
+test_dedup_waits(void **state)
+{
+	struct storefx *f = *state;
+	char *rcpts[] = {(char *)"<bob@c.test>", (char *)"<eve@c.test>"};
+	enum claim_verdict v[2];
+	struct claim found[2];
+	size_t nwait;
+	char err[256];
+	pthread_t th;
+
+	for (int record = 1; record >= 0; record--) {
+		struct resolver r = {f->ds, {{0}, 0, 0}, record};
+		char id[32];
+		snprintf(id, sizeof id, "<w@a.test>");
+		/* each round its own store file state: release what the last
+		 * round claimed */
+		umtp_claims(f->ds, &r.u, id, "bob@c.test", 0);
+		waited = 0;
+		assert_int_equal(pthread_create(&th, NULL, resolve_later, &r), 0);
+		long n = umtp_dedup_decide(f->ds, &f->p.peers, ids(id), 1, rcpts, 2,
+		                           TTL, 10000, count_wait, NULL, v, found,
+		                           &nwait, err, sizeof err);
+		pthread_join(th, NULL);
+		assert_int_equal(waited, 1);
+		assert_int_equal(nwait, 0);
+		assert_int_equal(v[1], CLAIM_KEEP);
+		if (record) {
+			/* delivered by UMTP meanwhile: removed */
+			assert_int_equal(n, 1);
+			assert_int_equal(v[0], CLAIM_DROP);
+			assert_int_equal(found[0].state, CLAIM_UMTP);
+			/* clear the way for the next round */
+			struct store_cas c = {0};
+			char key[CLAIM_KEYMAX];
+			c.key = key;
+			c.klen = claimstore_key(id, "bob@c.test", key);
+			char cur[STORE_VALMAX];
+			assert_int_equal(store_get(f->ds, key, c.klen, cur, sizeof cur,
+			                           &c.elen, err, sizeof err), STORE_OK);
+			c.expect = cur;
+			assert_int_equal(store_cas(f->ds, &c, 1, 0, err, sizeof err),
+			                 STORE_OK);
+			assert_int_equal(c.done, 1);
+		} else {
+			/* the injection failed: the SMTP copy delivers */
+			assert_int_equal(n, 0);
+			assert_int_equal(v[0], CLAIM_KEEP);
+			assert_int_equal(state_of(f, id, "bob@c.test"), CLAIM_SMTP);
+		}
+	}
+	/* nothing resolves it in time: still waiting (the caller: 451) */
+	struct claim_umtp u;
+	umtp_claims(f->ds, &u, "<w2@a.test>", "bob@c.test", 0);
+	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<w2@a.test>"),
+	                                   1, rcpts, 2, TTL, 50, NULL, NULL, v,
+	                                   found, &nwait, err, sizeof err),
+	                 0);
+	assert_int_equal(nwait, 1);
+	assert_int_equal(v[0], CLAIM_WAIT);
+	assert_int_equal(v[1], CLAIM_KEEP);
+	/* when it comes back (451, retried): eve's own claim keeps her */
+	assert_int_equal(umtp_dedup_decide(f->ds, &f->p.peers, ids("<w2@a.test>"),
+	                                   1, rcpts + 1, 1, TTL, 0, NULL, NULL, v,
+	                                   found, &nwait, err, sizeof err),
+	                 0);
+	assert_int_equal(v[0], CLAIM_KEEP);
 }
 
 int
@@ -392,6 +520,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dedup_smtp_first, store_setup,
 		                                store_teardown),
 		cmocka_unit_test_setup_teardown(test_dedup_two_msgids, store_setup,
+		                                store_teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_waits, store_setup,
 		                                store_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
