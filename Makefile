@@ -14,7 +14,7 @@ VERSION := 0.1.0
 SYSCONFDIR ?= /etc/leafmail
 
 CC      ?= cc
-PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis libmicrohttpd json-c
+PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis libmicrohttpd json-c libsystemd
 # libpq and libsqlite3 are dlopen'ed by leafmail-deliver on first use
 # (deliver/mailbox_*.c); only their headers are needed at build time.
 # pkg-config runs when this file is read: the targets that install the

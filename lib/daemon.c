@@ -43,6 +43,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "daemon.h"
 #include "safedir.h"
 
@@ -434,14 +436,15 @@ daemon_ready(struct daemon *d)
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 
-	if (d->pid_fd < 0)
-		return 0;
-	if (ftruncate(d->pid_fd, 0) != 0 ||
-	    pwrite(d->pid_fd, buf, (size_t)n, 0) != n) {
+	if (d->pid_fd >= 0 && (ftruncate(d->pid_fd, 0) != 0 ||
+	                       pwrite(d->pid_fd, buf, (size_t)n, 0) != n)) {
 		snprintf(d->err, sizeof(d->err), "write pid file: %s",
 		         strerror(errno));
 		return fail(d, DAEMON_EX_OSERR);
 	}
+	/* Type=notify units (contrib/systemd): started, sockets bound,
+	 * privileges dropped.  Nothing happens without NOTIFY_SOCKET. */
+	sd_notifyf(0, "READY=1\nMAINPID=%ld", (long)getpid());
 	return 0;
 }
 
@@ -451,6 +454,7 @@ daemon_end(struct daemon *d)
 	struct stat mine, there;
 	char name[NAME_MAX + 1];
 
+	sd_notify(0, "STOPPING=1");
 	/* Still holding the lock: no other instance can own the file yet;
 	 * one that is not ours any more is left alone. */
 	if (d->pid_fd >= 0 && d->run_fd >= 0 &&

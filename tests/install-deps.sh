@@ -8,7 +8,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmilter-dev libconfuse-dev libsqlite3-dev sqlite3 liblmdb-dev lmdb-utils libcmocka-dev libhiredis-dev redis-server
-zlib1g-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev
+zlib1g-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev libsystemd-dev
 postfix postfix-lmdb dovecot-core dovecot-pop3d dovecot-imapd
 miltertest swaks mandoc perl libnet-perl curl iproute2 procps psmisc python3 openssh-server openssh-client libio-socket-inet6-perl m4 postgresql libpq-dev safecat"
 
