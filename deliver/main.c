@@ -36,7 +36,6 @@
  * 78 configuration (including a missing user).
  */
 #include <errno.h>
-#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,16 +214,11 @@ server_main(const char *conffile, int foreground, int test)
 	}
 	/* "" leaves the socket in the user's own group. */
 	gname = cfg_getstr(sec, "lmtp-socket-group");
-	if (la.is_unix && gname != NULL && gname[0] != '\0') {
-		struct group *gr = getgrnam(gname);
-		if (gr != NULL) {
-			group = gr->gr_gid;
-		} else {
-			fprintf(stderr, "%s: deliver: lmtp-socket-group: no group "
-			        "\"%s\" (the one Postfix's lmtp client runs in; \"\" "
-			        "keeps the user's own)\n", conffile, gname);
-			rc = DAEMON_EX_CONFIG;
-		}
+	if (la.is_unix && socket_parse_group(gname, &group) != 0) {
+		fprintf(stderr, "%s: deliver: lmtp-socket-group: no group \"%s\" "
+		        "(the one Postfix's lmtp client runs in; \"\" keeps the "
+		        "user's own)\n", conffile, gname);
+		rc = DAEMON_EX_CONFIG;
 	}
 	max = cfg_getint(sec, "lmtp-max-sessions");
 	if (max < 1 || max > 10000) {

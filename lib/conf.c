@@ -433,6 +433,7 @@ static cfg_opt_t deliver_opts[] = {
 static cfg_opt_t policyd_opts[] = {
 	CFG_STR("socket", "unix:/var/spool/postfix/leafmail/policy.sock", CFGF_NONE),
 	CFG_STR("socket-mode", "0660", CFGF_NONE),
+	CFG_STR("socket-group", "postfix", CFGF_NONE),
 	CFG_STR_LIST("local-domains", "{}", CFGF_NONE),
 	CFG_STR_LIST("trusted-networks", "{}", CFGF_NONE),
 	CFG_INT("max-connections", 200, CFGF_NONE),

@@ -26,6 +26,7 @@
 #include "unixsock.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +77,20 @@ socket_parse_mode(const char *s, mode_t *mode)
 	if (m > 0777)
 		return -1;
 	*mode = m;
+	return 0;
+}
+
+int
+socket_parse_group(const char *name, gid_t *gid)
+{
+	struct group *gr;
+
+	*gid = (gid_t)-1;
+	if (name == NULL || name[0] == '\0')
+		return 0;
+	if ((gr = getgrnam(name)) == NULL)
+		return -1;
+	*gid = gr->gr_gid;
 	return 0;
 }
 

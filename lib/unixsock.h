@@ -4,6 +4,8 @@
  *
  *   socket_unix_path()    "unix:/p", "local:/p" or "/p" -> "/p"
  *   socket_parse_mode()   socket-mode keys ("0660") -> mode_t
+ *   socket_parse_group()  socket-group keys: a group name -> its gid, ""
+ *                         -> (gid_t)-1, the service account's own group
  *   socket_probe_at()     is the name in dirfd free, a stale socket, or
  *                         a socket somebody answers on?
  *   socket_create_at()    put a new listening socket at the name, with
@@ -44,6 +46,8 @@ typedef int socket_bind_fn(void *arg, const char *path, char *err,
 int socket_unix_path(const char *spec, char *buf, size_t len);
 /* Octal permission bits, at most 0777; 0 or -1 when malformed. */
 int socket_parse_mode(const char *s, mode_t *mode);
+/* 0 with *gid set, or -1 when there is no such group. */
+int socket_parse_group(const char *name, gid_t *gid);
 /* What is at name in the directory dirfd; display names it in err. */
 int socket_probe_at(int dirfd, const char *name, const char *display,
                     char *err, size_t errlen);

@@ -44,6 +44,7 @@
 struct settings {
 	struct listenaddr addr;
 	mode_t mode;
+	gid_t group;  /* policyd.socket-group; (gid_t)-1: user's own */
 	struct policy policy;
 	struct server_conf server;
 	/* relaystore_open(STORE_READ) at start: a Redis password file is
@@ -75,6 +76,13 @@ load(cfg_t *cfg, struct settings *st, char *err, size_t errlen)
 		return -1;
 	if (socket_parse_mode(cfg_getstr(sec, "socket-mode"), &st->mode) != 0) {
 		snprintf(err, errlen, "policyd.socket-mode: not an octal mode <= 0777");
+		return -1;
+	}
+	if (st->addr.is_unix &&
+	    socket_parse_group(cfg_getstr(sec, "socket-group"), &st->group) != 0) {
+		snprintf(err, errlen, "policyd.socket-group: no group \"%s\" (the "
+		         "one Postfix's smtpd runs in; \"\" keeps the user's own)",
+		         cfg_getstr(sec, "socket-group"));
 		return -1;
 	}
 	for (i = 0; i < cfg_size(sec, "local-domains"); i++)
@@ -170,8 +178,9 @@ main(int argc, char **argv)
 	if (daemon_lock(&d) != 0)
 		log_fatalx(d.ex, "%s", d.err);
 	if (st.addr.is_unix) {
-		/* Its mode set before it has its name (lib/daemon.c). */
-		lfd = daemon_listen_unix(&d, st.addr.path, st.mode, (gid_t)-1,
+		/* Its mode and group set before it has its name
+		 * (lib/daemon.c). */
+		lfd = daemon_listen_unix(&d, st.addr.path, st.mode, st.group,
 		                         listenaddr_bind_unix, NULL, &stale);
 		if (lfd < 0)
 			log_fatalx(d.ex, "%s", d.err);

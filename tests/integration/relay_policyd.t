@@ -8,7 +8,7 @@
 #   smtpd_policy_service_default_action = 451 4.3.5 ...
 # the socket in DIR/queue/leafmail/ (the path relative to the queue
 # directory, as a chrooted smtpd on Debian must name it; that directory
-# leafmail:postfix 2750), made by policyd as the service account.  Checks:
+# leafmail:postfix 2750), group postfix (policyd.socket-group).  Checks:
 # with policyd not running, relaying gets 451 4.3.5 (never "allowed")
 # while mail for the local domain still flows; the socket's owner, group
 # and mode; before a login 554; after a real Dovecot POP3 login followed
@@ -80,7 +80,7 @@ expect "policyd not running: mail for the local domain still accepted" "250 2.1.
 policyd_start || { notok "policyd starts"; cat "$LM_DIR/policyd.log"; exit 1; }
 ok "policyd started"
 check "policyd runs as leafmail" [ "$(awk '/^Uid:/ { print $2 }' /proc/"$PD_PID"/status)" = "$(id -u leafmail)" ]
-check "socket is leafmail:postfix 0660 (made by the service account in the setgid directory)" \
+check "socket is leafmail:postfix 0660 (policyd.socket-group)" \
 	[ "$(stat -c '%U:%G %a' "$PDIR/policy.sock")" = "leafmail:postfix 660" ]
 
 r=$(relay_from 127.0.0.2)

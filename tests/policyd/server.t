@@ -22,7 +22,9 @@ CFG=$T/leafmail.conf
 mkdir -p "$T/state"
 [ "$(id -u)" -eq 0 ] && chown "$RUSER" "$T/state"
 
-conf() { # SOCKET [EXTRA POLICYD LINES]
+conf() { # SOCKET [EXTRA POLICYD LINES...]
+	_sock=$1
+	shift
 	cat >"$CFG" <<EOF
 user = "$RUSER"
 run-dir = "$T/run"
@@ -31,11 +33,11 @@ log-rate-burst = 3
 log-rate-interval = "10s"
 relay { table = "$T/state/relay" }
 policyd {
-  socket = "$1"
+  socket = "$_sock"
   max-connections = 8
   idle-timeout = "4s"
   local-domains = { "example.org" }
-  $2
+$(printf '  %s\n' "$@")
 }
 EOF
 }
@@ -183,26 +185,33 @@ kill -TERM "$SPID"
 wait "$SPID"
 check "TERM: exit 0" [ $? -eq 0 ]
 
-# A unix socket, made by the service account.
+# A unix socket, put in place by root with its mode, owner and group
+# (lib/daemon.c), in the service account's directory.
 mkdir -p "$T/sock"
 [ "$(id -u)" -eq 0 ] && chown "$RUSER" "$T/sock"
-conf "unix:$T/sock/policy.sock" 'socket-mode = "0620"'
+conf "unix:$T/sock/policy.sock" 'socket-mode = "0620"' 'socket-group = ""'
 "$PD" -c "$CFG" -f >"$T/pd2.log" 2>&1 &
 SPID=$!
 track_pid "$SPID"
 check "unix socket made" wait_for 10 test -S "$T/sock/policy.sock"
-check "owned by the service account, mode 0620 from the umask" \
-	[ "$(stat -c '%U %a' "$T/sock/policy.sock")" = "$RUSER 620" ]
+check "owned by the service account and its group, mode 0620" \
+	[ "$(stat -c '%U %G %a' "$T/sock/policy.sock")" = "$RUSER $(id -gn "$RUSER") 620" ]
 kill -TERM "$SPID"
 wait "$SPID"
 check "TERM: socket removed" [ ! -e "$T/sock/policy.sock" ]
-if [ "$(id -u)" -eq 0 ]; then
-	mkdir -p "$T/rootonly" && chmod 755 "$T/rootonly"
-	conf "unix:$T/rootonly/policy.sock"
-	"$PD" -c "$CFG" -f >"$T/pd3.log" 2>&1
+if [ "$(id -u)" -eq 0 ] && getent group postfix >/dev/null; then
+	conf "unix:$T/sock/policy.sock" 'socket-group = "postfix"'
+	"$PD" -c "$CFG" -f >"$T/pd3.log" 2>&1 &
+	SPID=$!
+	track_pid "$SPID"
+	check "socket-group postfix" wait_for 10 \
+		sh -c "[ \"\$(stat -c '%U %G %a' '$T/sock/policy.sock' 2>/dev/null)\" = '$RUSER postfix 660' ]"
+	kill -TERM "$SPID"
+	wait "$SPID"
+	conf "unix:$T/sock/policy.sock" 'socket-group = "no-such-group-here"'
+	"$PD" -c "$CFG" -t >"$T/pd4.log" 2>&1
 	rc=$?
-	check "a directory the service account cannot write: exit 69, the reason said" \
-		[ "$rc" -eq 69 ] && grep -q "must exist and be writable by the service account" "$T/pd3.log"
-	check "and nothing made there" [ -z "$(ls -A "$T/rootonly")" ]
+	check "a socket-group that does not exist: -t exits 78, says so" \
+		[ "$rc" -eq 78 ] && grep -q "socket-group: no group" "$T/pd4.log"
 fi
 check "no sanitizer report" not grep -qE 'Sanitizer|runtime error' "$T"/pd*.log
