@@ -26,7 +26,9 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 PKG_MISSING := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) libpq cmocka 2>/dev/null || echo yes)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
-CFLAGS  ?= -O2 -g
+# _FORTIFY_SOURCE as Debian builds with it: its warnings (an ignored
+# setresgid() result) are errors here too, not only in the package build.
+CFLAGS  ?= -O2 -g -D_FORTIFY_SOURCE=2
 ifeq ($(SAN),1)
 CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

@@ -155,9 +155,13 @@ as_user(const struct daemon_user *u, struct self *s, char *err, size_t errlen)
 	if (setgroups((size_t)u->ngroups, u->groups) != 0 ||
 	    setresgid((gid_t)-1, u->gid, (gid_t)-1) != 0 ||
 	    setresuid((uid_t)-1, u->uid, (uid_t)-1) != 0) {
-		snprintf(err, errlen, "acting as %s: %s", u->name, strerror(errno));
-		setresgid((gid_t)-1, s->egid, (gid_t)-1);
-		setgroups((size_t)s->ngroups, s->groups);
+		int e = errno;
+		/* Back to root's group and groups; the caller exits either
+		 * way, but says so when even that failed. */
+		int back = setresgid((gid_t)-1, s->egid, (gid_t)-1) == 0 &&
+		           setgroups((size_t)s->ngroups, s->groups) == 0;
+		snprintf(err, errlen, "acting as %s: %s%s", u->name, strerror(e),
+		         back ? "" : " (and root's groups could not be restored)");
 		free(s->groups);
 		return -1;
 	}
