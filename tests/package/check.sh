@@ -14,13 +14,16 @@
 #      SupplementaryGroups=, UMask=, ExecStartPre= and ExecStart=, with a
 #      NOTIFY_SOCKET: READY=1 must come), its socket or listener checked,
 #      then TERM and a clean exit; `apt-get purge`, and no file of ours
-#      left.
+#      left;
+#   4. the units' exposure by `systemd-analyze security --offline`
+#      (<= 4.9 each);
+#   5. tests/package/boot.sh: the units under a real systemd, in the fresh
+#      root booted by systemd-nspawn: each enabled and started, active,
+#      running as leafmail, its socket reachable by Postfix's user,
+#      reloaded where it has a reload, stopped cleanly.
 #
 # The fresh root is $FRESH_ROOT (default /srv/fresh/root, what
 # ../shared/tools/fresh-debian builds), made with mmdebstrap when missing.
-# What systemd adds around a unit (ProtectSystem= and the other sandboxing)
-# cannot be had without systemd as init; `systemd-analyze security
-# --offline` scores the units instead (printed, target <= 4.9).
 # Needs root.  Prints ok/not ok lines and "N passed, N failed".
 set -u
 debdir=${1:-deb}
@@ -93,11 +96,20 @@ chmod 755 "$m/usr/sbin/policy-rc.d"
 mkdir -p "$m/root/pkg"
 cp "$deb" "$m/root/pkg/"
 cp "$src/tests/package/inside.sh" "$m/root/pkg/"
-# The unit files, read by inside.sh to start each daemon as they would.
-echo "# in a fresh Debian 12 root (overlay of $root), own network namespace"
-unshare --net --fork sh -c "ip link set lo up 2>/dev/null || true; \
-	exec chroot '$m' /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-	LANG=C.UTF-8 sh /root/pkg/inside.sh /root/pkg/$(basename "$deb")" >"$work/inside.out" 2>&1
+incr() { # PHASE [unshare...]: one phase of inside.sh in the chroot
+	_ph=$1
+	shift
+	"$@" chroot "$m" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C.UTF-8 sh /root/pkg/inside.sh "$_ph" \
+		"/root/pkg/$(basename "$deb")" >>"$work/inside.out" 2>&1
+}
+echo "# in a fresh Debian 12 root (overlay of $root)"
+: >"$work/inside.out"
+incr install && {
+	# The daemons in a network namespace of their own (loopback only).
+	incr run unshare --net --fork sh -c 'ip link set lo up 2>/dev/null; exec "$@"' sh
+	incr purge
+}
 rc=$?
 cat "$work/inside.out"
 p=$(grep -c '^ok ' "$work/inside.out")
@@ -116,6 +128,14 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 			awk -v s="${score:-99}" 'BEGIN { exit !(s + 0 <= 4.9) }'
 	done
 fi
+
+# 5. the units under a real systemd: the fresh root with systemd, Postfix
+# and the package, booted by systemd-nspawn (own network namespace)
+sh "$src/tests/package/boot.sh" "$deb" "$root" >"$work/boot.out" 2>&1
+cat "$work/boot.out"
+p=$(grep -c '^ok ' "$work/boot.out")
+f=$(grep -c '^not ok ' "$work/boot.out")
+pass=$((pass + p)) fail=$((fail + f))
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

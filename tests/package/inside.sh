@@ -1,18 +1,24 @@
 #!/bin/sh
-# inside.sh DEB - run by tests/package/check.sh inside a fresh Debian 12
-# chroot (own network namespace, policy-rc.d forbidding service starts):
-# install the package the way an administrator does, check what it
-# created, start every daemon as its systemd unit would, purge, and look
-# for anything left behind.  Prints ok/not ok lines.
+# inside.sh PHASE DEB - run by tests/package/check.sh inside a fresh
+# Debian 12 chroot (policy-rc.d forbidding service starts), in three
+# phases: "install" the package the way an administrator does and check
+# what it created; "run" every daemon as its systemd unit would (in a
+# network namespace of its own, so the shipped ports cannot meet the
+# host's); "purge" it and look for anything left behind.  Prints ok/not
+# ok lines.
 set -u
-deb=$1
+phase=$1
+deb=$2
 here=$(dirname "$deb")
 export DEBIAN_FRONTEND=noninteractive
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; }
 check() { _d=$1; shift; if "$@"; then ok "$_d"; else notok "$_d"; fi; }
 say() { echo "# $*"; }
+snap() { find / -xdev \( -path /root/pkg -o -path /var/cache -o -path /var/lib/apt \
+	-o -path /var/log \) -prune -o -print 2>/dev/null | sort; }
 
+if [ "$phase" = install ]; then
 # What an administrator already has: an MTA (Postfix, as Debian installs
 # it with "No configuration") and, for this test, socat to play systemd's
 # notify socket.
@@ -23,8 +29,6 @@ apt-get install -y -qq --no-install-recommends postfix socat >"$here/pre.log" 2>
 # "No configuration" leaves main.cf out; give it one, as an administrator
 # would have, so that we can see it stays untouched.
 [ -f /etc/postfix/main.cf ] || cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
-snap() { find / -xdev \( -path /root/pkg -o -path /var/cache -o -path /var/lib/apt \
-	-o -path /var/log \) -prune -o -print 2>/dev/null | sort; }
 snap >"$here/before"
 (cd /etc/postfix && sha256sum main.cf master.cf) >"$here/postfix.sum"
 
@@ -59,6 +63,10 @@ check "man pages" sh -c '[ -f /usr/share/man/man8/leafmail-milter.8.gz ] && [ -f
 # The log rsyslog would write (Dovecot logs to the mail facility).
 [ -f /var/log/mail.log ] || { : >/var/log/mail.log; chown root:adm /var/log/mail.log; chmod 640 /var/log/mail.log; }
 
+exit 0
+fi
+
+if [ "$phase" = run ]; then
 # 2. -t on the shipped configuration
 C=/etc/leafmail/leafmail.conf
 for cmd in "leafmail-milter -t" "leafmail-relayd -t" "leafmail-policyd -t" \
@@ -93,7 +101,7 @@ check "leafmail-tunneld -t with a tunnel: exit $rc" [ "$rc" -eq 0 ]
 unit_get() { sed -n "s/^$2=//p" "/lib/systemd/system/$1.service" | tail -1; }
 listening() { # KIND WHAT: unix PATH | tcp PORT | udp PORT
 	case $1 in
-	unix) grep -q " $2\$" /proc/net/unix ;;
+	unix) socat -u OPEN:/dev/null "UNIX-CONNECT:$2" 2>/dev/null ;;
 	tcp) _h=$(printf '%04X' "$2"); cat /proc/net/tcp /proc/net/tcp6 | awk -v p=":$_h" '$2 ~ p"$" && $4 == "0A" {f=1} END {exit !f}' ;;
 	udp) _h=$(printf '%04X' "$2"); cat /proc/net/udp /proc/net/udp6 | awk -v p=":$_h" '$2 ~ p"$" {f=1} END {exit !f}' ;;
 	esac
@@ -104,14 +112,17 @@ as_unit() { # UNIT CMD...: the unit's user, groups and umask
 	_um=$(unit_get "$1" UMask); shift
 	_groups=$(id -G "$_u" | tr ' ' ',')
 	for _x in $_sg; do _groups="$_groups,$(getent group "$_x" | cut -d: -f3)"; done
-	(umask "${_um:-0022}"; exec setpriv --reuid="$_u" --regid="$_g" --groups="$_groups" \
-		--inh-caps=-all --bounding-set=-all --no-new-privs -- "$@")
+	# exec, no subshell: the caller's $! must be the daemon itself
+	umask "${_um:-0022}"
+	exec setpriv --reuid="$_u" --regid="$_g" --groups="$_groups" \
+		--inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"
 }
 run_unit() { # UNIT KIND WHAT
 	u=$1
 	pre=$(unit_get "$u" ExecStartPre) start=$(unit_get "$u" ExecStart)
 	# shellcheck disable=SC2086 # the unit's command line, split as systemd does
-	out=$(as_unit "$u" $pre 2>&1); rc=$?
+	out=$(as_unit "$u" $pre 2>&1)
+	rc=$?
 	check "$u: ExecStartPre ($pre) as $(unit_get "$u" User): exit $rc" [ "$rc" -eq 0 ]
 	[ "$rc" -eq 0 ] || say "$out"
 	ns=/run/notify-$u.sock
@@ -142,7 +153,12 @@ run_unit leafmail-deliver-lmtp unix /run/leafmail/lmtp.sock
 run_unit umtp-receive udp 2526
 run_unit leafmail-tunneld tcp 10025
 
-# 4. purge
+exit 0
+fi
+
+# 4. purge; first, as an administrator would, what we added ourselves
+rm -rf /etc/leafmail/ssh
+
 if apt-get purge -y -qq leafmail >"$here/purge.log" 2>&1; then
 	ok "apt-get purge leafmail"
 else
