@@ -25,7 +25,7 @@ ensure_user() {
 # apt-get build-dep below, so they are listed in one place only.
 mode=${1:-}
 if [ "$mode" = package ]; then
-	PKGS="build-essential debhelper dpkg-dev fakeroot lintian piuparts mmdebstrap systemd iproute2"
+	PKGS="build-essential debhelper dpkg-dev fakeroot lintian piuparts mmdebstrap systemd systemd-container iproute2"
 	src=$(cd "$(dirname "$0")/.." && pwd)
 fi
 build_deps() {
