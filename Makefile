@@ -14,7 +14,7 @@ VERSION := 0.1.0
 SYSCONFDIR ?= /etc/leafmail
 
 CC      ?= cc
-PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis libmicrohttpd json-c
+PKGS    := libconfuse lmdb libcrypto zlib libcurl milter sqlite3 hiredis libmicrohttpd json-c libsystemd
 # libpq and libsqlite3 are dlopen'ed by leafmail-deliver on first use
 # (deliver/mailbox_*.c); only their headers are needed at build time.
 # pkg-config runs when this file is read: the targets that install the
@@ -26,7 +26,9 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 PKG_MISSING := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) libpq cmocka 2>/dev/null || echo yes)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
-CFLAGS  ?= -O2 -g
+# _FORTIFY_SOURCE as Debian builds with it: its warnings (an ignored
+# setresgid() result) are errors here too, not only in the package build.
+CFLAGS  ?= -O2 -g -D_FORTIFY_SOURCE=2
 ifeq ($(SAN),1)
 CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -72,7 +74,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: FORCE all deps pkgcheck check check-fast check-asan unit install clean demo bench lint fuzz
+.PHONY: FORCE all deps pkgcheck check check-fast check-asan unit install clean demo bench lint fuzz deb check-package
 all: pkgcheck $(BUILT_PROGRAMS:%=$(BUILD)/%)
 
 # Without the -dev packages every library flag above is empty and the
@@ -165,8 +167,22 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 -D_GNU_SOURCE -Ilib --suppress=missingIncludeSystem lib $(PROGDIRS)
 	for m in man/*.[0-9]; do mandoc -Tlint -Wwarning $$m || exit 1; done
 
+# systemd units: contrib/systemd/*.service.in with the installed paths and
+# the shared hardening block (contrib/systemd/hardening.inc) filled in.
+# /usr/local/lib/systemd/system is on systemd's search path; the Debian
+# package gives UNITDIR=/lib/systemd/system.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+UNIT_INS := $(wildcard contrib/systemd/*.service.in)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR)
+	for u in $(UNIT_INS); do \
+		n=$${u##*/}; \
+		sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
+			-e '/^@HARDENING@$$/{r contrib/systemd/hardening.inc' -e 'd;}' \
+			$$u >$(DESTDIR)$(UNITDIR)/$${n%.in} && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${n%.in} || exit 1; \
+	done
 	for p in $(BUILT_PROGRAMS); do \
 		case $$p in umtp) d=bin ;; *) d=sbin ;; esac; \
 		install -m 0755 $(BUILD)/$$p $(DESTDIR)$(PREFIX)/$$d/$$p || exit 1; \
@@ -179,3 +195,20 @@ install: all
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# The Debian package (debian/): dpkg-buildpackage from this checkout, the
+# results moved from .. into deb/.  check-package builds it and runs
+# tests/package/check.sh: lintian, piuparts, and an install, start and
+# purge on a fresh Debian 12 root (minutes; not part of make check).
+deb:
+	@sh tests/install-deps.sh package
+	dpkg-buildpackage -us -uc -b
+	mkdir -p deb
+	v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg-architecture -qDEB_HOST_ARCH); \
+	for f in ../leafmail_$${v}_$$a.deb ../leafmail-dbgsym_$${v}_$$a.deb \
+		../leafmail_$${v}_$$a.buildinfo ../leafmail_$${v}_$$a.changes; do \
+		[ -f "$$f" ] && mv "$$f" deb/; \
+	done; ls -l deb/
+
+check-package: deb
+	sh tests/package/check.sh deb

@@ -43,6 +43,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "daemon.h"
 #include "safedir.h"
 
@@ -153,9 +155,13 @@ as_user(const struct daemon_user *u, struct self *s, char *err, size_t errlen)
 	if (setgroups((size_t)u->ngroups, u->groups) != 0 ||
 	    setresgid((gid_t)-1, u->gid, (gid_t)-1) != 0 ||
 	    setresuid((uid_t)-1, u->uid, (uid_t)-1) != 0) {
-		snprintf(err, errlen, "acting as %s: %s", u->name, strerror(errno));
-		setresgid((gid_t)-1, s->egid, (gid_t)-1);
-		setgroups((size_t)s->ngroups, s->groups);
+		int e = errno;
+		/* Back to root's group and groups; the caller exits either
+		 * way, but says so when even that failed. */
+		int back = setresgid((gid_t)-1, s->egid, (gid_t)-1) == 0 &&
+		           setgroups((size_t)s->ngroups, s->groups) == 0;
+		snprintf(err, errlen, "acting as %s: %s%s", u->name, strerror(e),
+		         back ? "" : " (and root's groups could not be restored)");
 		free(s->groups);
 		return -1;
 	}
@@ -434,14 +440,15 @@ daemon_ready(struct daemon *d)
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 
-	if (d->pid_fd < 0)
-		return 0;
-	if (ftruncate(d->pid_fd, 0) != 0 ||
-	    pwrite(d->pid_fd, buf, (size_t)n, 0) != n) {
+	if (d->pid_fd >= 0 && (ftruncate(d->pid_fd, 0) != 0 ||
+	                       pwrite(d->pid_fd, buf, (size_t)n, 0) != n)) {
 		snprintf(d->err, sizeof(d->err), "write pid file: %s",
 		         strerror(errno));
 		return fail(d, DAEMON_EX_OSERR);
 	}
+	/* Type=notify units (contrib/systemd): started, sockets bound,
+	 * privileges dropped.  Nothing happens without NOTIFY_SOCKET. */
+	sd_notifyf(0, "READY=1\nMAINPID=%ld", (long)getpid());
 	return 0;
 }
 
@@ -451,6 +458,7 @@ daemon_end(struct daemon *d)
 	struct stat mine, there;
 	char name[NAME_MAX + 1];
 
+	sd_notify(0, "STOPPING=1");
 	/* Still holding the lock: no other instance can own the file yet;
 	 * one that is not ours any more is left alone. */
 	if (d->pid_fd >= 0 && d->run_fd >= 0 &&

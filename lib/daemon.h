@@ -22,7 +22,8 @@
  *   ... state opened: tables, positions, as user ...
  *   daemon_block_signals(&d, SIGTERM, ..., 0) for the loop's signalfd
  *   daemon_detach(&d, foreground)             into the background unless -f
- *   daemon_ready(&d)                          the pid written
+ *   daemon_ready(&d)                          the pid written; systemd
+ *                                              told READY=1 (Type=notify)
  *   ... the loop ...
  *   daemon_end(&d)                            the pid file removed
  *

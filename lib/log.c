@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -163,6 +164,24 @@ sl_send(int prio, const char *msg)
 	}
 }
 
+/* Whether stderr is the systemd journal's stream (JOURNAL_STREAM names
+ * its device and inode): under a unit started with -f, syslog already
+ * reaches the journal, and a second copy of every line on stderr would
+ * only double it. */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(const char *progname, int to_stderr, int debug)
 {
@@ -173,7 +192,7 @@ log_init(const char *progname, int to_stderr, int debug)
 		base = base != NULL && base[1] != '\0' ? base + 1 : progname;
 		snprintf(log_name, sizeof(log_name), "%s", base);
 	}
-	log_to_stderr = to_stderr;
+	log_to_stderr = to_stderr && !stderr_is_journal();
 	log_debug_on = debug;
 	sl_open();
 	log_syslog_open = 1;
@@ -182,7 +201,7 @@ log_init(const char *progname, int to_stderr, int debug)
 void
 log_set_stderr(int on)
 {
-	log_to_stderr = on;
+	log_to_stderr = on && !stderr_is_journal();
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * log.h - logging for every leafmail program, after OpenBSD's log.c:
  * syslog (facility mail) under the program name, and stderr too when
- * running in the foreground.  Records go straight to /dev/log, without
+ * running in the foreground, unless stderr is the systemd journal
+ * (JOURNAL_STREAM), which has the syslog copy already.  Records go straight to /dev/log, without
  * syslog(3)'s process-wide lock; a missing /dev/log costs nothing but the
  * lost line, and is retried once a second (log.c).  log_warn() appends
  * strerror(errno); log_warnx() does not.  Thread-safe (one write per

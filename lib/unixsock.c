@@ -203,8 +203,14 @@ socket_create_at(int dirfd, const char *name, mode_t mode, uid_t uid,
 	old = umask(0177);
 	r = bind(arg, path, err, errlen);
 	umask(old);
+	/* A chown that would change nothing is not made: a daemon started
+	 * as its user by a systemd unit may not call chown at all (its
+	 * system call filter, contrib/systemd/hardening.inc). */
+	int give = (uid != (uid_t)-1 && uid != geteuid()) ||
+	           (gid != (gid_t)-1 && gid != getegid());
 	if (r >= 0 && (fchmodat(dfd, "s", mode, 0) < 0 ||
-	               fchownat(dfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	               (give && fchownat(dfd, "s", uid, gid,
+	                                  AT_SYMLINK_NOFOLLOW) < 0) ||
 	               renameat(dfd, "s", dirfd, name) < 0)) {
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		if (r > 0)

@@ -1,12 +1,14 @@
 #!/bin/sh
-# install-deps.sh: install the Debian 12 packages leafmail needs to build,
-# test and run its demo. Idempotent; does nothing when all are present.
-# Called by `make deps` (and so by `make check` and `make demo`).
+# install-deps.sh [package]: install the Debian 12 packages leafmail needs
+# to build, test and run its demo; with "package", those that build and
+# check the Debian package instead (make deb, make check-package).
+# Idempotent; does nothing when all are present.  Called by `make deps`
+# (and so by `make check` and `make demo`).
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmilter-dev libconfuse-dev libsqlite3-dev sqlite3 liblmdb-dev lmdb-utils libcmocka-dev libhiredis-dev redis-server
-zlib1g-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev
+zlib1g-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev libsystemd-dev
 postfix postfix-lmdb dovecot-core dovecot-pop3d dovecot-imapd
 miltertest swaks mandoc perl libnet-perl curl iproute2 procps psmisc python3 openssh-server openssh-client libio-socket-inet6-perl m4 postgresql libpq-dev safecat"
 
@@ -19,13 +21,28 @@ ensure_user() {
 		--shell /usr/sbin/nologin leafmail
 }
 
+# For the package: the tools; debian/control's Build-Depends come from
+# apt-get build-dep below, so they are listed in one place only.
+mode=${1:-}
+if [ "$mode" = package ]; then
+	PKGS="build-essential debhelper dpkg-dev fakeroot lintian piuparts mmdebstrap systemd systemd-container iproute2"
+	src=$(cd "$(dirname "$0")/.." && pwd)
+fi
+build_deps() {
+	[ "$mode" = package ] || return 0
+	(cd "$src" && dpkg-checkbuilddeps >/dev/null 2>&1) && return 0
+	[ "$(id -u)" = 0 ] || { echo "install-deps: build dependencies missing (run as root)" >&2; exit 69; }
+	apt-get build-dep -y -qq "$src"
+}
+
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
 if [ -z "$missing" ]; then
-	ensure_user
+	[ "$mode" = package ] && build_deps
+	[ "$mode" = package ] || ensure_user
 	exit 0
 fi
 
@@ -48,5 +65,9 @@ for s in postfix dovecot ssh postgresql redis-server; do
 		service "$s" stop >/dev/null 2>&1 || true
 	fi
 done
+if [ "$mode" = package ]; then
+	build_deps
+	exit 0
+fi
 ensure_user
 exit 0
