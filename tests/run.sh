@@ -64,6 +64,13 @@ bname=$(basename "$build")
 echo "== $bname"
 tmproot=$src/tests/tmp/$bname
 mkdir -p "$tmproot"
+# One run per build directory at a time: a second one would remove the
+# first one's scratch tree under it.
+exec 9>"$tmproot/.lock"
+if ! flock -n 9; then
+	echo "run.sh: another run of the suite uses $tmproot; wait for it" >&2
+	exit 1
+fi
 # The previous run's scratch tree for this build goes first.
 if [ -f "$tmproot/.scratch" ]; then
 	old=$(cat "$tmproot/.scratch")
