@@ -65,7 +65,8 @@ echo "== $bname"
 tmproot=$src/tests/tmp/$bname
 mkdir -p "$tmproot"
 # One run per build directory at a time: a second one would remove the
-# first one's scratch tree under it.
+# first one's scratch tree under it.  (The tests get 9>&-, so that a
+# daemon a test leaves behind does not hold the lock.)
 exec 9>"$tmproot/.lock"
 if ! flock -n 9; then
 	echo "run.sh: another run of the suite uses $tmproot; wait for it" >&2
@@ -92,7 +93,7 @@ for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
 	case $t in *"$only"*) ;; *) continue ;; esac
 	name=$(basename "$t")
-	out=$(timeout "$per_test_timeout" "$t" 2>&1)
+	out=$(timeout "$per_test_timeout" "$t" 2>&1 9>&-)
 	rc=$?
 	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
 	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
@@ -185,7 +186,7 @@ while IFS= read -r rel; do
 		timeout -k 10 "$per_test_timeout" sh "$t" >"$tmproot/$name.log" 2>&1
 		echo $? >"$scratch/.job.$n.rc.tmp"
 		mv "$scratch/.job.$n.rc.tmp" "$scratch/.job.$n.rc"
-	) </dev/null &
+	) </dev/null 9>&- &
 	if grep -q '^# leafmail-test: exclusive' "$t"; then
 		wait_below 1
 	fi
