@@ -37,6 +37,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,10 @@ server_main(const char *conffile, int foreground, int test)
 		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
 	}
 	if (daemon_drop(&d) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	/* The server's signalfd takes them (lib/serveloop.c); blocked now,
+	 * before we say we are ready, a TERM waits for it. */
+	if (daemon_block_signals(&d, SIGTERM, SIGINT, SIGHUP, 0) != 0)
 		log_fatalx(d.ex, "%s", d.err);
 	umask(077);
 	if (daemon_detach(&d, foreground) != 0)

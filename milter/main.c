@@ -32,6 +32,7 @@
 #include <libmilter/mfapi.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@
 #include "unixsock.h"
 #include "reload.h"
 #include "snapshot.h"
+#include "stopsig.h"
 #include "storeref.h"
 #include "umtp_hooks.h"
 
@@ -267,6 +269,11 @@ main(int argc, char **argv)
 
 	if (daemon_drop(&d) == -1)
 		log_fatalx(d.ex, "%s", d.err);
+	/* libmilter takes these with sigwait() once smfi_main() runs; until
+	 * then a TERM (a stop right after we said we are ready) waits for
+	 * it instead of killing us (and see stopsig.h). */
+	if (daemon_block_signals(&d, SIGTERM, SIGINT, SIGHUP, 0) == -1)
+		log_fatalx(d.ex, "%s", d.err);
 	if (daemon_detach(&d, foreground) == -1)
 		log_fatalx(d.ex, "%s", d.err);
 	if (!foreground)
@@ -299,7 +306,9 @@ main(int argc, char **argv)
 	}
 	/* The snapshot stays: smfi_main() does not wait for worker threads
 	 * still in a callback, and exit frees it anyway. */
-	if (rc != MI_SUCCESS) {
+	/* A stop that came before libmilter's listener ran makes that fail
+	 * (stopsig.h): it is still the stop that was asked for. */
+	if (rc != MI_SUCCESS && !stopsig_asked()) {
 		log_warnx("smfi_main failed");
 		return DAEMON_EX_OSERR;
 	}

@@ -24,6 +24,7 @@
  * detach or server set-up failed, 73 run-dir cannot be made,
  * 78 configuration (including a missing user).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,10 @@ main(int argc, char **argv)
 		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
 	}
 	if (daemon_drop(&d) != 0)
+		log_fatalx(d.ex, "%s", d.err);
+	/* The server's signalfd takes them (lib/serveloop.c); blocked now,
+	 * before we say we are ready, a TERM waits for it. */
+	if (daemon_block_signals(&d, SIGTERM, SIGINT, SIGHUP, 0) != 0)
 		log_fatalx(d.ex, "%s", d.err);
 	umask(077);
 	if (!foreground)

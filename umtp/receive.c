@@ -779,6 +779,12 @@ receive_main(int argc, char **argv)
 		log_fatalx(d.ex, "%s", d.err);
 	if (daemon_detach(&d, foreground) < 0)
 		log_fatalx(d.ex, "%s", d.err);
+	/* Before we say we are ready: a TERM from then on ends the loop. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: recvmmsg returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (daemon_ready(&d) < 0)
 		log_fatalx(d.ex, "%s", d.err);
 	/* After detaching: an LMDB environment must not cross a fork.  A
@@ -792,11 +798,6 @@ receive_main(int argc, char **argv)
 	}
 	if ((r.replay = replay_new(replay_cap, r.skew)) == NULL)
 		log_fatalx(DAEMON_EX_OSERR, "out of memory");
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal; /* no SA_RESTART: recvmmsg returns EINTR */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	log_info("listening on %s:%s (%zu peer(s)%s, inject %s, duplicates in "
 	         "%s)", host, port, r.peers.n,
 	         r.peers.def.key ? ", default key" : "", r.inject.target,

@@ -2,9 +2,12 @@
 # notify.t - every daemon tells systemd it is ready (Type=notify units,
 # contrib/systemd): READY=1 with its own MAINPID, sent only once it
 # serves what its unit promises (the socket accepts, the port is bound),
-# and STOPPING=1 on TERM before a clean exit.  systemd's side is played
-# by tests/harness/notifyd.py; each daemon runs as the unit runs it (-f),
-# started as root so that the switch to the service account comes first.
+# and STOPPING=1 on TERM before a clean exit, also when the TERM comes
+# while the daemon is still inside its READY=1 (a stop right after the
+# start: the daemon must already handle it, not die of it).  systemd's side is
+# played by tests/harness/notifyd.py; each daemon runs as the unit runs it
+# (-f), started as root so that the switch to the service account comes
+# first.
 . "$LEAFMAIL_SRC/tests/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (the switch to the service account)"
 command -v python3 >/dev/null || skip_all "python3 missing"
@@ -47,35 +50,63 @@ deliver {
 CONF
 
 # daemon NAME CHECK PROGRAM [ARGS...]
+# (names without a leading _: tests/lib.sh's helpers use those)
 daemon() {
-	_n=$1 _check=$2
+	nf_name=$1 nf_check=$2
 	shift 2
-	_ns=$T/notify-$_n.sock _out=$T/notify-$_n.out
-	python3 "$S/tests/harness/notifyd.py" "$_ns" "$_out" "$_check" &
-	_np=$!
-	track_pid $_np
-	if ! wait_for 10 [ -S "$_ns" ]; then
-		notok "$_n: the notify socket came up"
+	nf_sock=$T/notify-$nf_name.sock nf_out=$T/notify-$nf_name.out
+	python3 "$S/tests/harness/notifyd.py" "$nf_sock" "$nf_out" "$nf_check" &
+	nf_lpid=$!
+	track_pid $nf_lpid
+	if ! wait_for 10 [ -S "$nf_sock" ]; then
+		notok "$nf_name: the notify socket came up"
 		return
 	fi
-	NOTIFY_SOCKET=$_ns "$@" -f -c "$T/leafmail.conf" >"$T/$_n.log" 2>&1 &
-	_dp=$!
-	track_pid $_dp
-	if wait_for 20 grep -q '^READY=1$' "$_out"; then
-		ok "$_n: READY=1"
+	NOTIFY_SOCKET=$nf_sock "$@" -f -c "$T/leafmail.conf" >"$T/$nf_name.log" 2>&1 &
+	nf_dpid=$!
+	track_pid $nf_dpid
+	if wait_for 20 grep -q '^READY=1$' "$nf_out"; then
+		ok "$nf_name: READY=1"
 	else
-		notok "$_n: READY=1"
-		sed 's/^/# /' "$T/$_n.log" | tail -5
+		notok "$nf_name: READY=1"
+		sed 's/^/# /' "$T/$nf_name.log" | tail -5
 	fi
-	check "$_n: MAINPID is its own pid ($_dp)" grep -qx "MAINPID=$_dp" "$_out"
-	[ "$_check" = none ] ||
-		check "$_n: serving ($_check) when it said so" grep -qx 'LISTENING=yes' "$_out"
-	kill -TERM "$_dp"
-	wait "$_dp"
-	_rc=$?
-	check "$_n: exits 0 on TERM ($_rc)" [ "$_rc" -eq 0 ]
-	check "$_n: STOPPING=1" wait_for 5 grep -q '^STOPPING=1$' "$_out"
-	kill "$_np" 2>/dev/null
+	check "$nf_name: MAINPID is its own pid ($nf_dpid)" grep -qx "MAINPID=$nf_dpid" "$nf_out"
+	[ "$nf_check" = none ] ||
+		check "$nf_name: serving ($nf_check) when it said so" grep -qx 'LISTENING=yes' "$nf_out"
+	kill -TERM "$nf_dpid"
+	wait "$nf_dpid"
+	nf_rc=$?
+	check "$nf_name: exits 0 on TERM ($nf_rc)" [ "$nf_rc" -eq 0 ]
+	check "$nf_name: STOPPING=1" wait_for 5 grep -q '^STOPPING=1$' "$nf_out"
+	kill "$nf_lpid" 2>/dev/null
+
+	# Again, with the TERM sent while the daemon is still inside its
+	# READY=1 (blocked in sendmsg() on notifyd's full queue): a stop
+	# right after the start, made to come first every time.
+	nf_out=$T/notify-$nf_name.hold nf_sock=$T/notify-$nf_name-2.sock
+	python3 "$S/tests/harness/notifyd.py" "$nf_sock" "$nf_out" none hold &
+	nf_lpid=$!
+	track_pid $nf_lpid
+	if ! wait_for 10 grep -q HOLDING=1 "$nf_out"; then
+		notok "$nf_name: the second notify socket came up"
+		return
+	fi
+	NOTIFY_SOCKET=$nf_sock "$@" -f -c "$T/leafmail.conf" >>"$T/$nf_name.log" 2>&1 &
+	nf_dpid=$!
+	track_pid $nf_dpid
+	if wait_for 20 grep -qx unix_wait_for_peer "/proc/$nf_dpid/wchan"; then
+		kill -TERM "$nf_dpid"
+		kill -USR1 "$nf_lpid"
+		wait "$nf_dpid"
+		nf_rc=$?
+		check "$nf_name: TERM while saying READY=1: exits 0 ($nf_rc)" [ "$nf_rc" -eq 0 ]
+		check "$nf_name: ... and says STOPPING=1" wait_for 5 grep -q '^STOPPING=1$' "$nf_out"
+	else
+		notok "$nf_name: held inside READY=1 ($(cat "/proc/$nf_dpid/wchan" 2>/dev/null))"
+		kill -USR1 "$nf_lpid"
+	fi
+	kill "$nf_lpid" 2>/dev/null
 }
 
 daemon relayd none "$B/leafmail-relayd"
