@@ -173,10 +173,12 @@ case $PARTS in *d*)
 OLDREF=${BENCH_UMTP_OLD_REF:-61c6defa1f80bc17fc7561212dcad8f2920b25ac}
 CN=${BENCH_UMTP_CLAIM_N:-$(bench_scale 2000)}
 OLD=$T/old
+# the history is in the checkout, not in run.sh's staged copy of it
+GITDIR=${LEAFMAIL_CHECKOUT:-$S}
 if ! command -v git >/dev/null 2>&1 ||
-	! git -C "$S" cat-file -e "$OLDREF^{commit}" 2>/dev/null; then
+	! git -C "$GITDIR" cat-file -e "$OLDREF^{commit}" 2>/dev/null; then
 	echo "(d) skipped: no git history with $OLDREF here"
-elif ! { mkdir -p "$OLD" && git -C "$S" archive "$OLDREF" | tar -x -C "$OLD" &&
+elif ! { mkdir -p "$OLD" && git -C "$GITDIR" archive "$OLDREF" | tar -x -C "$OLD" &&
 	make -C "$OLD" build/umtp >"$T/old-build.log" 2>&1; }; then
 	echo "(d) could not build $OLDREF:"; tail -5 "$T/old-build.log"; exit 1
 else
