@@ -11,8 +11,10 @@
  *   a stale final record taken over; an unreadable one left alone
  *
  * plus the key normalisation, the stored form, two Message-IDs, the
- * sweep, a repeated compare-and-swap (what redis.h's resend does), and
- * processes racing for the same pairs: exactly one side wins each.
+ * sweep, a repeated compare-and-swap (what redis.h's resend does),
+ * processes racing for the same pairs (exactly one side wins each), and
+ * with Redis one command per message and per operation, a stalled server
+ * included.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -710,6 +712,157 @@ test_race(void **state)
 			         won[1][i]);
 }
 
+/* A connection to the redis-server at port, or the test fails. */
+static int
+redis_conn(int port)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+		fail_msg("cannot connect to redis-server on port %d", port);
+	return fd;
+}
+
+static void
+redis_send(int fd, const char *req)
+{
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		fail_msg("cannot write to redis-server");
+}
+
+/* MONITOR shows every command the server runs, in order; those a Lua
+ * script runs are marked "[<db> lua]", the others carry the client's
+ * address.  mon_open() starts watching. */
+static int
+mon_open(int port)
+{
+	int fd = redis_conn(port);
+	char ok[5];
+
+	redis_send(fd, "MONITOR\r\n");
+	if (read(fd, ok, sizeof ok) != (ssize_t)sizeof ok || memcmp(ok, "+OK\r\n", 5))
+		fail_msg("MONITOR refused");
+	return fd;
+}
+
+/* The commands clients sent since the last call (or mon_open()), those
+ * of scripts left out: a marker is sent on a connection of our own, and
+ * the monitor read up to it. */
+static long
+mon_count(int mon, int port)
+{
+	static int seq;
+	static char buf[1 << 16];
+	static size_t len;
+	char mark[64], req[128];
+	long n = 0;
+	int fd = redis_conn(port);
+
+	snprintf(mark, sizeof mark, "leafmail-mark-%d-%d", (int)getpid(), ++seq);
+	snprintf(req, sizeof req, "ECHO %s\r\n", mark);
+	redis_send(fd, req);
+	for (;;) {
+		char *nl;
+		while ((nl = memchr(buf, '\n', len)) != NULL) {
+			size_t l = (size_t)(nl + 1 - buf);
+			int is_mark;
+			*nl = '\0';
+			is_mark = strstr(buf, mark) != NULL;
+			if (!is_mark && buf[0] == '+' && strstr(buf, " lua] ") == NULL)
+				n++;
+			memmove(buf, buf + l, len - l);
+			len -= l;
+			if (is_mark) {
+				close(fd);
+				return n;
+			}
+		}
+		ssize_t r = read(mon, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			fail_msg("the monitor connection closed");
+		len += (size_t)r;
+	}
+}
+
+/* One message is one command to Redis whatever its number of recipients
+ * and Message-IDs, for every operation of both sides. */
+static void
+test_one_command_per_message(void **state)
+{
+	enum { N = 6 };
+	struct fx *f = *state;
+	struct claim_umtp u;
+	enum claim_outcome out[N];
+	enum claim_verdict v[N];
+	struct claim found[2 * N];
+	char *r[N] = {"a@b", "b@b", "c@b", "d@b", "e@b", "f@b"};
+	char *ids[2] = {"<one@a>", "<two@a>"}, err[256];
+	int mon;
+
+	NEED(f);
+	/* the first script call teaches the server the script (NOSCRIPT,
+	 * then EVAL): not what is counted here */
+	assert_int_equal(uclaim(f, &u, "<warm@a>", "x@b", claimstore_now_ms(), HOLD,
+	                        out, found), 1);
+	mon = mon_open(f->port);
+	assert_int_equal(claimstore_umtp_claim(f->s, NULL, &u, "<m@a>", r, N,
+	                                       claimstore_now_ms(), HOLD, TTL, out,
+	                                       found, err, sizeof err), N);
+	assert_int_equal(mon_count(mon, f->port), 1);
+	assert_int_equal(claimstore_umtp_record(f->s, &u, "<m@a>", r, N, TTL, out,
+	                                        err, sizeof err), STORE_OK);
+	assert_int_equal(mon_count(mon, f->port), 1);
+	assert_int_equal(claimstore_smtp(f->s, ids, 2, r, N, claimstore_now_ms(), TTL,
+	                                 v, found, err, sizeof err), STORE_OK);
+	assert_int_equal(mon_count(mon, f->port), 1);
+	assert_int_equal(claimstore_umtp_claim(f->s, NULL, &u, "<rel@a>", r, N,
+	                                       claimstore_now_ms(), HOLD, TTL, out,
+	                                       found, err, sizeof err), N);
+	assert_int_equal(mon_count(mon, f->port), 1);
+	assert_int_equal(claimstore_umtp_release(f->s, &u, "<rel@a>", r, N, out, err,
+	                                         sizeof err), STORE_OK);
+	assert_int_equal(mon_count(mon, f->port), 1);
+	close(mon);
+}
+
+/* A stalled Redis (stopped, its socket still accepting): a message of
+ * several recipients fails after one request, not one per recipient.
+ * The request waits in the socket; resumed, the server runs it, and the
+ * count says how many were sent while it was stopped. */
+static void
+test_stalled_server(void **state)
+{
+	enum { N = 6 };
+	struct fx *f = *state;
+	struct claim_umtp u;
+	enum claim_outcome out[N];
+	struct claim found[N];
+	char *r[N] = {"a@b", "b@b", "c@b", "d@b", "e@b", "f@b"}, err[256];
+	int mon;
+
+	NEED(f);
+	assert_int_equal(uclaim(f, &u, "<warm@a>", "x@b", claimstore_now_ms(), HOLD,
+	                        out, found), 1);
+	mon = mon_open(f->port);
+	assert_int_equal(kill(f->rpid, SIGSTOP), 0);
+	assert_true(claimstore_umtp_claim(f->s, NULL, &u, "<stall@a>", r, N,
+	                                  claimstore_now_ms(), HOLD, TTL, out, found,
+	                                  err, sizeof err) < 0);
+	assert_int_equal(kill(f->rpid, SIGCONT), 0);
+	assert_non_null(strstr(err, "redis"));
+	/* the request sent before the stall is run now, before the marker
+	 * that connects after it */
+	assert_int_equal(mon_count(mon, f->port), 1);
+	close(mon);
+	/* and the store works again at once */
+	assert_int_equal(uclaim(f, &u, "<after@a>", "x@b", claimstore_now_ms(), HOLD,
+	                        out, found), 1);
+}
+
 #define BOTH(t)                                                              \
 	cmocka_unit_test_setup_teardown(t, setup_lmdb, teardown),                \
 	    cmocka_unit_test_setup_teardown(t, setup_redis, teardown)
@@ -729,6 +882,10 @@ main(void)
 	    BOTH(test_record_with_next_claim),
 	    BOTH(test_cas_repeated),
 	    cmocka_unit_test_setup_teardown(test_script_flushed, setup_redis,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_one_command_per_message,
+	                                    setup_redis, teardown),
+	    cmocka_unit_test_setup_teardown(test_stalled_server, setup_redis,
 	                                    teardown),
 	    BOTH(test_sweep),
 	    BOTH(test_race),
