@@ -254,26 +254,11 @@ serve(struct server *srv, int sfd)
 	                      .active = active,
 	                      .accepted = start_session,
 	                      .tick = tick};
-	unsigned sig;
 
-	for (;;) {
-		switch (serveloop_run(&l, sfd, &sig)) {
-		case SERVELOOP_HUP:
-			log_info("SIGHUP: nothing to reload (the mailbox lookups read "
-			         "their source on every delivery); restart to change "
-			         "settings");
-			break;
-		case SERVELOOP_ACCEPT:
-			log_warn("accept");
-			break;
-		case SERVELOOP_ERR:
-			log_warn("poll");
-			return -1;
-		default:
-			log_info("signal %u: stopping", sig);
-			return 0;
-		}
-	}
+	return serveloop_serve(&l, sfd,
+	                       "nothing to reload (the mailbox lookups read their "
+	                       "source on every delivery); restart to change "
+	                       "settings");
 }
 
 int

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
+
 int
 serveloop_signals(void)
 {
@@ -57,6 +59,29 @@ serveloop_run(const struct serveloop *l, int sfd, unsigned *signo)
 			poll(NULL, 0, 100);
 			errno = e;
 			return SERVELOOP_ACCEPT;
+		}
+	}
+}
+
+int
+serveloop_serve(const struct serveloop *l, int sfd, const char *hup)
+{
+	unsigned sig;
+
+	for (;;) {
+		switch (serveloop_run(l, sfd, &sig)) {
+		case SERVELOOP_HUP:
+			log_info("SIGHUP: %s", hup);
+			break;
+		case SERVELOOP_ACCEPT:
+			log_warn("accept");
+			break;
+		case SERVELOOP_ERR:
+			log_warn("poll");
+			return -1;
+		default:
+			log_info("signal %u: stopping", sig);
+			return 0;
 		}
 	}
 }

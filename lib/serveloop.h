@@ -23,8 +23,13 @@
  *       polled, connections wait in its backlog, and the count is looked
  *       at again every 50 ms (a connection ending does not wake poll).
  *       loop.tick, when set, runs about once a second.
- *
- * Nothing here logs: the caller says what a return means.
+ *       Nothing in serveloop_run() logs: the caller says what a return
+ *       means.
+ *   serveloop_serve(&loop, sfd, hup)
+ *       serveloop_run() until a stop signal (0) or a poll failure (-1),
+ *       with the log lines both servers want: hup is what SIGHUP's line
+ *       says after "SIGHUP: ", a failed accept is logged and served on,
+ *       and the stop names its signal.
  */
 #ifndef LEAFMAIL_SERVELOOP_H
 #define LEAFMAIL_SERVELOOP_H
@@ -45,5 +50,6 @@ struct serveloop {
 
 int serveloop_signals(void);
 int serveloop_run(const struct serveloop *l, int sfd, unsigned *signo);
+int serveloop_serve(const struct serveloop *l, int sfd, const char *hup);
 
 #endif

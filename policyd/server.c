@@ -148,25 +148,10 @@ serve(struct server *srv, int sfd)
 	                      .active = active,
 	                      .accepted = start_conn,
 	                      .tick = tick};
-	unsigned sig;
 
-	for (;;) {
-		switch (serveloop_run(&l, sfd, &sig)) {
-		case SERVELOOP_HUP:
-			log_info("SIGHUP: nothing to reload (the relay table is read "
-			         "at each request); restart to change settings");
-			break;
-		case SERVELOOP_ACCEPT:
-			log_warn("accept");
-			break;
-		case SERVELOOP_ERR:
-			log_warn("poll");
-			return -1;
-		default:
-			log_info("signal %u: stopping", sig);
-			return 0;
-		}
-	}
+	return serveloop_serve(&l, sfd,
+	                       "nothing to reload (the relay table is read at "
+	                       "each request); restart to change settings");
 }
 
 /* Shut every connection down, then wait for their threads. */
