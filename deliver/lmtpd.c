@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "connthreads.h"
 #include "lmtp.h"
 #include "lmtpd.h"
 #include "log.h"
@@ -39,9 +40,7 @@ struct server {
 	const struct lmtpd_conf *conf;
 	atomic_int stop;
 	int stop_rd, stop_wr; /* written once, never drained: stays readable */
-	pthread_mutex_t mu;
-	pthread_cond_t done;
-	int active;
+	struct connthreads threads;
 };
 
 struct session {
@@ -158,10 +157,7 @@ session_main(void *arg)
 		fclose(out);
 	close(s->fd);
 	free(s);
-	pthread_mutex_lock(&srv->mu);
-	srv->active--;
-	pthread_cond_broadcast(&srv->done);
-	pthread_mutex_unlock(&srv->mu);
+	connthreads_done(&srv->threads);
 	return NULL;
 }
 
@@ -170,8 +166,6 @@ start_session(void *arg, int fd)
 {
 	struct server *srv = arg;
 	struct session *s = calloc(1, sizeof(*s));
-	pthread_attr_t attr;
-	pthread_t t;
 	int r;
 
 	if (s == NULL) {
@@ -183,53 +177,27 @@ start_session(void *arg, int fd)
 	s->srv = srv;
 	s->fd = fd;
 	s->ctl.stop = &srv->stop;
-	pthread_mutex_lock(&srv->mu);
-	srv->active++;
-	pthread_mutex_unlock(&srv->mu);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&t, &attr, session_main, s);
-	pthread_attr_destroy(&attr);
-	if (r != 0) {
+	if ((r = connthreads_start(&srv->threads, session_main, s)) != 0) {
 		log_warnx("cannot start a session thread: %s", strerror(r));
 		(void)send(fd, "421 4.3.2 too busy\r\n", 20, MSG_NOSIGNAL);
 		close(fd);
 		free(s);
-		pthread_mutex_lock(&srv->mu);
-		srv->active--;
-		pthread_mutex_unlock(&srv->mu);
 	}
 }
 
 static int
 active(void *arg)
 {
-	struct server *srv = arg;
-	int n;
-
-	pthread_mutex_lock(&srv->mu);
-	n = srv->active;
-	pthread_mutex_unlock(&srv->mu);
-	return n;
+	return connthreads_active(&((struct server *)arg)->threads);
 }
 
 /* After the stop: wait for the sessions, a little past their grace. */
 static void
 drain(struct server *srv)
 {
-	struct timespec until;
-	int n;
+	long long secs = srv->conf->grace + 5;
+	int n = connthreads_wait(&srv->threads, secs > INT_MAX ? INT_MAX : (int)secs);
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)srv->conf->grace + 5;
-	pthread_mutex_lock(&srv->mu);
-	while (srv->active > 0) {
-		if (pthread_cond_timedwait(&srv->done, &srv->mu, &until) ==
-		    ETIMEDOUT)
-			break;
-	}
-	n = srv->active;
-	pthread_mutex_unlock(&srv->mu);
 	if (n > 0)
 		log_warnx("stopping with %d session(s) still busy", n);
 }
@@ -267,7 +235,6 @@ lmtpd_run(const struct lmtpd_conf *conf)
 	/* static: a session thread that outlives drain() must not find its
 	 * server gone with our stack frame. */
 	static struct server srv;
-	pthread_condattr_t ca;
 	int pfd[2], sfd, rc;
 
 	memset(&srv, 0, sizeof(srv));
@@ -283,11 +250,7 @@ lmtpd_run(const struct lmtpd_conf *conf)
 	}
 	srv.stop_rd = pfd[0];
 	srv.stop_wr = pfd[1];
-	pthread_mutex_init(&srv.mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&srv.done, &ca);
-	pthread_condattr_destroy(&ca);
+	connthreads_init(&srv.threads);
 
 	rc = serve(&srv, sfd);
 	/* No new sessions; then tell the running ones. */
@@ -300,8 +263,7 @@ lmtpd_run(const struct lmtpd_conf *conf)
 	close(sfd);
 	if (active(&srv) > 0)
 		return 1; /* leave everything to exit() */
-	pthread_cond_destroy(&srv.done);
-	pthread_mutex_destroy(&srv.mu);
+	connthreads_destroy(&srv.threads);
 	close(srv.stop_rd);
 	close(srv.stop_wr);
 	return rc;

@@ -11,7 +11,9 @@
  *
  * Stopping: every open connection's socket is shut down under the lock
  * that also guards its removal, so a descriptor number is never shut
- * down after its thread closed it and the number was reused.
+ * down after its thread closed it and the number was reused.  A slot is
+ * freed before its thread stops counting (connthreads.h), so while fewer
+ * than max_conns count there is a free slot.
  */
 #include "server.h"
 
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "connthreads.h"
 #include "log.h"
 #include "serveloop.h"
 
@@ -32,10 +35,9 @@
 
 struct server {
 	const struct server_conf *conf;
-	pthread_mutex_t mu;
-	pthread_cond_t done;
-	int *fds; /* one slot per connection, -1 when free */
-	int active;
+	struct connthreads threads;
+	pthread_mutex_t mu; /* guards fds */
+	int *fds;           /* one slot per connection, -1 when free */
 };
 
 struct conn {
@@ -50,9 +52,8 @@ conn_end(struct conn *k)
 
 	pthread_mutex_lock(&srv->mu);
 	srv->fds[k->slot] = -1;
-	srv->active--;
-	pthread_cond_broadcast(&srv->done);
 	pthread_mutex_unlock(&srv->mu);
+	connthreads_done(&srv->threads);
 }
 
 static void *
@@ -86,8 +87,6 @@ start_conn(void *arg, int fd)
 	struct server *srv = arg;
 	struct timeval tv = {(time_t)srv->conf->idle, 0};
 	struct conn *k;
-	pthread_attr_t attr;
-	pthread_t t;
 	int slot, r;
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -101,16 +100,13 @@ start_conn(void *arg, int fd)
 	for (slot = 0; srv->fds[slot] != -1; slot++)
 		; /* the caller saw active < max_conns: there is a free one */
 	srv->fds[slot] = fd;
-	srv->active++;
 	pthread_mutex_unlock(&srv->mu);
 	*k = (struct conn){.srv = srv, .slot = slot, .fd = fd};
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&t, &attr, conn_main, k);
-	pthread_attr_destroy(&attr);
-	if (r != 0) {
+	if ((r = connthreads_start(&srv->threads, conn_main, k)) != 0) {
 		log_warnx("cannot start a connection thread: %s", strerror(r));
-		conn_end(k);
+		pthread_mutex_lock(&srv->mu);
+		srv->fds[slot] = -1;
+		pthread_mutex_unlock(&srv->mu);
 		close(fd);
 		free(k);
 	}
@@ -119,13 +115,7 @@ start_conn(void *arg, int fd)
 static int
 active(void *arg)
 {
-	struct server *srv = arg;
-	int n;
-
-	pthread_mutex_lock(&srv->mu);
-	n = srv->active;
-	pthread_mutex_unlock(&srv->mu);
-	return n;
+	return connthreads_active(&((struct server *)arg)->threads);
 }
 
 static void
@@ -158,21 +148,14 @@ serve(struct server *srv, int sfd)
 static void
 stop_all(struct server *srv)
 {
-	struct timespec until;
 	int i;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += STOP_WAIT_S;
 	pthread_mutex_lock(&srv->mu);
 	for (i = 0; i < srv->conf->max_conns; i++)
 		if (srv->fds[i] != -1)
 			shutdown(srv->fds[i], SHUT_RDWR);
-	while (srv->active > 0)
-		if (pthread_cond_timedwait(&srv->done, &srv->mu, &until) == ETIMEDOUT)
-			break;
-	i = srv->active;
 	pthread_mutex_unlock(&srv->mu);
-	if (i > 0)
+	if ((i = connthreads_wait(&srv->threads, STOP_WAIT_S)) > 0)
 		log_warnx("stopping with %d connection(s) still busy", i);
 }
 
@@ -181,7 +164,6 @@ server_run(const struct server_conf *conf)
 {
 	/* static: a thread that outlives stop_all() must still find it. */
 	static struct server srv;
-	pthread_condattr_t ca;
 	int sfd, rc, i;
 
 	memset(&srv, 0, sizeof(srv));
@@ -198,10 +180,7 @@ server_run(const struct server_conf *conf)
 		return -1;
 	}
 	pthread_mutex_init(&srv.mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&srv.done, &ca);
-	pthread_condattr_destroy(&ca);
+	connthreads_init(&srv.threads);
 
 	rc = serve(&srv, sfd);
 	close(conf->lfd);
@@ -212,6 +191,8 @@ server_run(const struct server_conf *conf)
 	lograte_last(conf->ctx->bad);
 	if (active(&srv) > 0)
 		return 1; /* leave what they use to exit() */
+	connthreads_destroy(&srv.threads);
+	pthread_mutex_destroy(&srv.mu);
 	free(srv.fds);
 	return rc;
 }
