@@ -94,11 +94,12 @@
  */
 #include "lmdbfile.h"
 
+#include "errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,18 +186,6 @@ fork_register(void)
 /* Internal results: no file (an empty table); drop the locks and retry. */
 #define LMDBFILE_EMPTY 2
 #define LMDBFILE_AGAIN 3
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* type: F_RDLCK, F_WRLCK or F_UNLCK on the whole file; retries EINTR. */
 static int
@@ -383,13 +372,13 @@ env_reopen(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 
 	env_close(t);
 	if (st->st_size == 0 && !write) {
-		errf(err, errlen, "%s: empty file, not an LMDB table", t->path);
+		errbuf_set(err, errlen, "%s: empty file, not an LMDB table", t->path);
 		return LMDBFILE_ERR;
 	}
 	if (!write)
 		flags |= MDB_RDONLY;
 	if ((rc = mdb_env_create(&env)) != 0) {
-		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 		return LMDBFILE_ERR;
 	}
 	/* Unset, the map size is the one recorded in the file. */
@@ -406,7 +395,7 @@ env_reopen(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 	}
 	if (est.st_dev != st->st_dev || est.st_ino != st->st_ino) {
 		mdb_env_close(env);
-		errf(err, errlen, "%s: file replaced while opening it", t->path);
+		errbuf_set(err, errlen, "%s: file replaced while opening it", t->path);
 		return LMDBFILE_AGAIN;
 	}
 	/* Both meta pages must be in the file before LMDB maps them
@@ -415,7 +404,7 @@ env_reopen(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 		goto fail;
 	if (est.st_size < 2 * (off_t)ms.ms_psize) {
 		mdb_env_close(env);
-		errf(err, errlen, "%s: truncated file (%lld bytes)", t->path,
+		errbuf_set(err, errlen, "%s: truncated file (%lld bytes)", t->path,
 		     (long long)est.st_size);
 		return LMDBFILE_ERR;
 	}
@@ -430,7 +419,7 @@ env_reopen(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 	return LMDBFILE_OK;
 fail:
 	mdb_env_close(env);
-	errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+	errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 	return LMDBFILE_ERR;
 }
 
@@ -448,12 +437,12 @@ check_size(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 	int rc;
 
 	if ((rc = mdb_env_info(t->env, &info)) != 0) {
-		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 		return LMDBFILE_ERR;
 	}
 	if ((unsigned long long)st->st_size <
 	    ((unsigned long long)info.me_last_pgno + 1) * t->psize) {
-		errf(err, errlen,
+		errbuf_set(err, errlen,
 		     "%s: truncated file (%lld bytes, its meta page needs %llu)",
 		     t->path, (long long)st->st_size,
 		     ((unsigned long long)info.me_last_pgno + 1) * t->psize);
@@ -490,7 +479,7 @@ txn_lock(struct lmdbfile *t, int write, int *excl, struct lockfd *lk,
 		lk->pool = !write;
 		lk->gen = fork_gen;
 		if (lk->fd != -1 && fstat(lk->fd, st) == -1) {
-			errf(err, errlen, "%s: %s", t->path, strerror(errno));
+			errbuf_set(err, errlen, "%s: %s", t->path, strerror(errno));
 			goto fail;
 		}
 		if (lk->fd != -1) {
@@ -505,7 +494,7 @@ txn_lock(struct lmdbfile *t, int write, int *excl, struct lockfd *lk,
 			pthread_rwlock_unlock(&t->rw);
 			return LMDBFILE_EMPTY;
 		}
-		errf(err, errlen, "%s: %s", t->path, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", t->path, strerror(errno));
 		goto fail;
 	}
 	if (t->env != NULL && st->st_dev == t->dev && st->st_ino == t->ino)
@@ -524,14 +513,14 @@ txn_lock(struct lmdbfile *t, int write, int *excl, struct lockfd *lk,
 		return rc;
 	}
 	if (fstat(lk->fd, st) == -1) { /* a new file has its meta pages now */
-		errf(err, errlen, "%s: %s", t->path, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", t->path, strerror(errno));
 		goto fail;
 	}
 have_env:
 	/* txn_begin reads both meta pages through the map: they must still
 	 * be in the file. */
 	if (st->st_size < 2 * (off_t)t->psize) {
-		errf(err, errlen, "%s: truncated file (%lld bytes)", t->path,
+		errbuf_set(err, errlen, "%s: truncated file (%lld bytes)", t->path,
 		     (long long)st->st_size);
 		goto fail;
 	}
@@ -584,14 +573,14 @@ read_txn(struct lmdbfile *t, txn_fn fn, void *arg, char *err, size_t errlen)
 				rc = mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn);
 		}
 		if (rc != 0) {
-			errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+			errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 			rc = LMDBFILE_ERR;
 			goto out;
 		}
 		if ((rc = check_size(t, &st, err, errlen)) == LMDBFILE_OK) {
 			rc = mdb_dbi_open(txn, NULL, 0, &dbi);
 			if (rc != 0) {
-				errf(err, errlen, "%s: %s", t->path,
+				errbuf_set(err, errlen, "%s: %s", t->path,
 				     mdb_strerror(rc));
 				rc = LMDBFILE_ERR;
 			} else {
@@ -603,7 +592,7 @@ read_txn(struct lmdbfile *t, txn_fn fn, void *arg, char *err, size_t errlen)
 		txn_unlock(t, &lk);
 		return rc;
 	}
-	errf(err, errlen, "%s: file keeps changing, giving up", t->path);
+	errbuf_set(err, errlen, "%s: file keeps changing, giving up", t->path);
 	return LMDBFILE_ERR;
 }
 
@@ -629,7 +618,7 @@ get_fn(struct lmdbfile *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
 	if (rc == MDB_NOTFOUND)
 		return LMDBFILE_NOTFOUND;
 	if (rc != 0) {
-		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 		return LMDBFILE_ERR;
 	}
 	if (g->vlen > 0) {
@@ -669,7 +658,7 @@ foreach_fn(struct lmdbfile *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
-		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 		return LMDBFILE_ERR;
 	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
@@ -680,7 +669,7 @@ foreach_fn(struct lmdbfile *t, MDB_txn *txn, MDB_dbi dbi, void *arg, char *err,
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
-		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 		return LMDBFILE_ERR;
 	}
 	return LMDBFILE_OK;
@@ -765,7 +754,7 @@ write_txn(struct lmdbfile *t, apply_fn fn, void *arg, int flags, char *err,
 	int excl = 1, grow = 0, rc, tries;
 
 	if (t->mode != LMDBFILE_WRITE) {
-		errf(err, errlen, "%s: table opened read-only", t->path);
+		errbuf_set(err, errlen, "%s: table opened read-only", t->path);
 		return LMDBFILE_ERR;
 	}
 	for (tries = 0; tries < 100; tries++) {
@@ -778,7 +767,7 @@ write_txn(struct lmdbfile *t, apply_fn fn, void *arg, int flags, char *err,
 			/* excl is set: no transaction is active here */
 			mdb_env_info(t->env, &info);
 			if (info.me_mapsize >= LMDBFILE_MAX_MAP) {
-				errf(err, errlen, "%s: map full at %zu bytes",
+				errbuf_set(err, errlen, "%s: map full at %zu bytes",
 				     t->path, info.me_mapsize);
 				rc = LMDBFILE_ERR;
 				goto out;
@@ -831,13 +820,13 @@ write_txn(struct lmdbfile *t, apply_fn fn, void *arg, int flags, char *err,
 		txn_unlock(t, &lk);
 		return LMDBFILE_OK;
 	lmdb_err:
-		errf(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
+		errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 		rc = LMDBFILE_ERR;
 	out:
 		txn_unlock(t, &lk);
 		return rc;
 	}
-	errf(err, errlen, "%s: file keeps changing, giving up", t->path);
+	errbuf_set(err, errlen, "%s: file keeps changing, giving up", t->path);
 	return LMDBFILE_ERR;
 }
 
@@ -941,7 +930,7 @@ lmdbfile_sync(struct lmdbfile *t, char *err, size_t errlen)
 	}
 	pthread_rwlock_unlock(&t->rw);
 	if (rc != 0) {
-		errf(err, errlen, "%s: sync: %s", t->path, mdb_strerror(rc));
+		errbuf_set(err, errlen, "%s: sync: %s", t->path, mdb_strerror(rc));
 		return LMDBFILE_ERR;
 	}
 	return LMDBFILE_OK;
@@ -965,15 +954,15 @@ make_private(struct lmdbfile *t, char *err, size_t errlen)
 
 	if ((fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
 	    fstat(fd, &st) == -1) {
-		errf(err, errlen, "%s: %s", t->path, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", t->path, strerror(errno));
 		rc = LMDBFILE_ERR;
 	} else if ((st.st_mode & 077) != 0) {
 		if (st.st_uid != geteuid()) {
-			errf(err, errlen, "%s: readable by others and not ours to "
+			errbuf_set(err, errlen, "%s: readable by others and not ours to "
 			     "chmod (owner uid %ld)", t->path, (long)st.st_uid);
 			rc = LMDBFILE_ERR;
 		} else if (fchmod(fd, st.st_mode & 0700) == -1) {
-			errf(err, errlen, "%s: chmod: %s", t->path, strerror(errno));
+			errbuf_set(err, errlen, "%s: chmod: %s", t->path, strerror(errno));
 			rc = LMDBFILE_ERR;
 		}
 	}
@@ -994,13 +983,13 @@ lmdbfile_open(const char *path, int mode, char *err, size_t errlen)
 	mode &= ~LMDBFILE_PRIVATE;
 	if ((mode != LMDBFILE_READ && mode != LMDBFILE_READ_MISSING_OK &&
 	     mode != LMDBFILE_WRITE) || (priv && mode != LMDBFILE_WRITE)) {
-		errf(err, errlen, "%s: bad table mode %d", path, mode);
+		errbuf_set(err, errlen, "%s: bad table mode %d", path, mode);
 		return NULL;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (t->path = strdup(path)) == NULL) {
 		free(t);
-		errf(err, errlen, "%s: out of memory", path);
+		errbuf_set(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
 	t->mode = mode;
@@ -1008,7 +997,7 @@ lmdbfile_open(const char *path, int mode, char *err, size_t errlen)
 	pthread_once(&fork_once, fork_register);
 	for (int i = 0; i < POOL_STRIPES; i++) {
 		if ((rc = pthread_mutex_init(&t->pool[i].mu, NULL)) != 0) {
-			errf(err, errlen, "%s: %s", path, strerror(rc));
+			errbuf_set(err, errlen, "%s: %s", path, strerror(rc));
 			while (i-- > 0)
 				pthread_mutex_destroy(&t->pool[i].mu);
 			free(t->path);
@@ -1022,7 +1011,7 @@ lmdbfile_open(const char *path, int mode, char *err, size_t errlen)
 	rc = pthread_rwlock_init(&t->rw, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	if (rc != 0) {
-		errf(err, errlen, "%s: %s", path, strerror(rc));
+		errbuf_set(err, errlen, "%s: %s", path, strerror(rc));
 		for (int i = 0; i < POOL_STRIPES; i++)
 			pthread_mutex_destroy(&t->pool[i].mu);
 		free(t->path);

@@ -22,10 +22,11 @@
  */
 #include "secret.h"
 
+#include "errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,21 +34,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int
 secret_read(const char *path, size_t max, unsigned char **out,
@@ -59,44 +45,44 @@ secret_read(const char *path, size_t max, unsigned char **out,
 	int fd;
 
 	if (path == NULL || out == NULL || outlen == NULL) {
-		seterr(err, errlen, "secret_read: bad arguments");
+		errbuf_set(err, errlen, "secret_read: bad arguments");
 		return -1;
 	}
 	/* O_NONBLOCK: opening a FIFO must not hang before fstat() rejects it. */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1) {
 		if (errno == ELOOP)
-			seterr(err, errlen,
+			errbuf_set(err, errlen,
 			       "%s: is a symbolic link; secret files must not be",
 			       path);
 		else
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "%s: fstat: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "%s: fstat: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		errbuf_set(err, errlen, "%s: not a regular file", path);
 		goto fail;
 	}
 	if ((st.st_mode & 077) != 0) {
-		seterr(err, errlen,
+		errbuf_set(err, errlen,
 		       "%s: mode %04o gives group or others access to a secret; "
 		       "run chmod 600 %s",
 		       path, (unsigned int)(st.st_mode & 07777), path);
 		goto fail;
 	}
 	if (st.st_size < 0 || (uintmax_t)st.st_size > max) {
-		seterr(err, errlen, "%s: larger than %zu bytes", path, max);
+		errbuf_set(err, errlen, "%s: larger than %zu bytes", path, max);
 		goto fail;
 	}
 	/* Read one byte more than allowed to notice a file that grew since
 	 * fstat(). */
 	cap = (size_t)st.st_size + 1;
 	if ((buf = malloc(cap)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		errbuf_set(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	for (;;) {
@@ -105,19 +91,19 @@ secret_read(const char *path, size_t max, unsigned char **out,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errlen, "%s: read: %s", path, strerror(errno));
+			errbuf_set(err, errlen, "%s: read: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len == cap) {
-			seterr(err, errlen, "%s: changed while being read", path);
+			errbuf_set(err, errlen, "%s: changed while being read", path);
 			goto fail;
 		}
 	}
 	if (len == 0) {
-		seterr(err, errlen, "%s: is empty", path);
+		errbuf_set(err, errlen, "%s: is empty", path);
 		goto fail;
 	}
 	close(fd);
