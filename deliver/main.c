@@ -239,19 +239,13 @@ server_main(const char *conffile, int foreground, int test)
 		log_fatalx(d.ex, "%s", d.err);
 	if (daemon_lock(&d) != 0)
 		log_fatalx(d.ex, "%s", d.err);
-	if (la.is_unix) {
-		/* Its mode and group set before it has its name; owned by
-		 * user, so that user can remove it when stopping. */
-		lfd = daemon_listen_unix(&d, la.path, mode, group,
-		                         listenaddr_bind_unix, NULL, &stale);
-		if (lfd < 0)
-			log_fatalx(d.ex, "%s", d.err);
-		if (stale)
-			log_info("removed stale socket %s (nothing was listening)",
-			         la.path);
-	} else if ((lfd = listenaddr_open_inet(&la, err, sizeof(err))) < 0) {
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	}
+	/* a unix socket owned by user, so that user can remove it when
+	 * stopping */
+	if ((lfd = listenaddr_listen(&d, &la, mode, group, &stale)) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (stale)
+		log_info("removed stale socket %s (nothing was listening)",
+		         la.path);
 	if (daemon_drop(&d) != 0)
 		log_fatalx(d.ex, "%s", d.err);
 	/* The server's signalfd takes them (lib/serveloop.c); blocked now,

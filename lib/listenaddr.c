@@ -97,3 +97,19 @@ listenaddr_open_inet(const struct listenaddr *a, char *err, size_t errlen)
 {
 	return listen_inet(a->host, a->port, err, errlen);
 }
+
+int
+listenaddr_listen(struct daemon *d, const struct listenaddr *a, mode_t mode,
+                  gid_t group, int *stale)
+{
+	int fd;
+
+	*stale = 0;
+	if (a->is_unix)
+		/* its mode and group set before it has its name (lib/daemon.c) */
+		return daemon_listen_unix(d, a->path, mode, group,
+		                          listenaddr_bind_unix, NULL, stale);
+	if ((fd = listenaddr_open_inet(a, d->err, sizeof(d->err))) < 0)
+		d->ex = DAEMON_EX_UNAVAILABLE;
+	return fd;
+}

@@ -16,6 +16,12 @@
  *   listenaddr_open_inet(&a, err, errlen)
  *       An inet: address's listening socket (listen_inet()), bound as
  *       root when the port needs it.
+ *   listenaddr_listen(&d, &a, mode, group, &stale)
+ *       Either of the two for a daemon between daemon_lock() and
+ *       daemon_drop(): a unix: socket through daemon_listen_unix() (mode,
+ *       group; *stale set when a dead one was removed), an inet: one
+ *       with listenaddr_open_inet().  The socket, or -1 with d.ex and
+ *       d.err set.
  *
  * Nothing here logs or exits.
  */
@@ -23,6 +29,9 @@
 #define LEAFMAIL_LISTENADDR_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+#include "daemon.h"
 
 struct listenaddr {
 	int is_unix;
@@ -36,5 +45,7 @@ int listenaddr_parse(const char *spec, const char *key, struct listenaddr *a,
 int listenaddr_bind_unix(void *arg, const char *path, char *err,
                          size_t errlen);
 int listenaddr_open_inet(const struct listenaddr *a, char *err, size_t errlen);
+int listenaddr_listen(struct daemon *d, const struct listenaddr *a,
+                      mode_t mode, gid_t group, int *stale);
 
 #endif

@@ -178,19 +178,11 @@ main(int argc, char **argv)
 		log_fatalx(d.ex, "%s", d.err);
 	if (daemon_lock(&d) != 0)
 		log_fatalx(d.ex, "%s", d.err);
-	if (st.addr.is_unix) {
-		/* Its mode and group set before it has its name
-		 * (lib/daemon.c). */
-		lfd = daemon_listen_unix(&d, st.addr.path, st.mode, st.group,
-		                         listenaddr_bind_unix, NULL, &stale);
-		if (lfd < 0)
-			log_fatalx(d.ex, "%s", d.err);
-		if (stale)
-			log_info("removed stale socket %s (nothing was listening)",
-			         st.addr.path);
-	} else if ((lfd = listenaddr_open_inet(&st.addr, err, sizeof(err))) < 0) {
-		log_fatalx(DAEMON_EX_UNAVAILABLE, "%s", err);
-	}
+	if ((lfd = listenaddr_listen(&d, &st.addr, st.mode, st.group, &stale)) < 0)
+		log_fatalx(d.ex, "%s", d.err);
+	if (stale)
+		log_info("removed stale socket %s (nothing was listening)",
+		         st.addr.path);
 	if (daemon_drop(&d) != 0)
 		log_fatalx(d.ex, "%s", d.err);
 	/* The server's signalfd takes them (lib/serveloop.c); blocked now,

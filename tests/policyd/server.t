@@ -9,7 +9,8 @@
 # 10 MB; lines those clients cause are rate-limited (3 per 10 s), every
 # one written or counted, with the summary after the flood; a unix socket made
 # as the service account with the configured mode, and a clear error
-# when the directory is not the service account's to write in.
+# when the directory is not the service account's to write in; a second
+# instance on a port in use exits 69 naming it.
 . "$LEAFMAIL_SRC/tests/lib.sh"
 
 PD=$B/leafmail-policyd
@@ -57,6 +58,13 @@ check "relayd -a 192.0.2.1" "$B/leafmail-relayd" -c "$CFG" -l
 SPID=$!
 track_pid "$SPID"
 check "policyd listens" wait_for 10 grep -q "listening on" "$T/pd.log"
+# a second one (its own run-dir) on the port in use: 69 and why
+mkdir -p "$T/run2"
+sed "s|^run-dir = .*|run-dir = \"$T/run2\"|" "$CFG" >"$T/second.conf"
+"$PD" -c "$T/second.conf" -f >"$T/second.log" 2>&1
+check "a second instance on the same port: exit 69, the address named" \
+	[ $? -eq 69 ] && grep -q "127.0.0.1.*$PORT" "$T/second.log" &&
+	grep -qi "in use" "$T/second.log"
 
 cat >"$T/client.py" <<'PYEOF'
 # client.py PORT SCENARIO: talks to policyd, prints what the test checks
