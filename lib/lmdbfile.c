@@ -405,7 +405,7 @@ env_reopen(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 	if (est.st_size < 2 * (off_t)ms.ms_psize) {
 		mdb_env_close(env);
 		errbuf_set(err, errlen, "%s: truncated file (%lld bytes)", t->path,
-		     (long long)est.st_size);
+		           (long long)est.st_size);
 		return LMDBFILE_ERR;
 	}
 	/* LMDB wrote the meta pages of a new file: have them on disk before
@@ -443,9 +443,10 @@ check_size(struct lmdbfile *t, const struct stat *st, char *err, size_t errlen)
 	if ((unsigned long long)st->st_size <
 	    ((unsigned long long)info.me_last_pgno + 1) * t->psize) {
 		errbuf_set(err, errlen,
-		     "%s: truncated file (%lld bytes, its meta page needs %llu)",
-		     t->path, (long long)st->st_size,
-		     ((unsigned long long)info.me_last_pgno + 1) * t->psize);
+		           "%s: truncated file (%lld bytes, its meta page needs "
+		           "%llu)",
+		           t->path, (long long)st->st_size,
+		           ((unsigned long long)info.me_last_pgno + 1) * t->psize);
 		return LMDBFILE_ERR;
 	}
 	return LMDBFILE_OK;
@@ -521,7 +522,7 @@ have_env:
 	 * be in the file. */
 	if (st->st_size < 2 * (off_t)t->psize) {
 		errbuf_set(err, errlen, "%s: truncated file (%lld bytes)", t->path,
-		     (long long)st->st_size);
+		           (long long)st->st_size);
 		goto fail;
 	}
 	return LMDBFILE_OK;
@@ -538,6 +539,32 @@ txn_unlock(struct lmdbfile *t, struct lockfd *lk)
 	pthread_rwlock_unlock(&t->rw);
 }
 
+/*
+ * Begin a transaction (flags 0 or MDB_RDONLY) under the lock txn_lock()
+ * took.  Another process grew the map (MDB_MAP_RESIZED): our size is
+ * adopted, which needs the lock exclusive; when it was shared it is
+ * dropped, *excl set and *again says to lock again (returning 0).
+ * Otherwise mdb_txn_begin()'s result.
+ */
+static int
+txn_begin(struct lmdbfile *t, unsigned flags, int *excl, struct lockfd *lk,
+          MDB_txn **txn, int *again)
+{
+	int rc = mdb_txn_begin(t->env, NULL, flags, txn);
+
+	*again = 0;
+	if (rc != MDB_MAP_RESIZED)
+		return rc;
+	if (!*excl) {
+		*excl = 1;
+		txn_unlock(t, lk);
+		*again = 1;
+		return 0;
+	}
+	rc = mdb_env_set_mapsize(t->env, 0);
+	return rc != 0 ? rc : mdb_txn_begin(t->env, NULL, flags, txn);
+}
+
 typedef int (*txn_fn)(struct lmdbfile *t, MDB_txn *txn, MDB_dbi dbi, void *arg,
                       char *err, size_t errlen);
 
@@ -552,7 +579,7 @@ read_txn(struct lmdbfile *t, txn_fn fn, void *arg, char *err, size_t errlen)
 	MDB_dbi dbi;
 	struct stat st;
 	struct lockfd lk;
-	int excl = 0, rc, tries;
+	int excl = 0, again, rc, tries;
 
 	for (tries = 0; tries < 100; tries++) {
 		rc = txn_lock(t, 0, &excl, &lk, &st, err, errlen);
@@ -560,18 +587,9 @@ read_txn(struct lmdbfile *t, txn_fn fn, void *arg, char *err, size_t errlen)
 			continue;
 		if (rc != LMDBFILE_OK)
 			return rc;
-		rc = mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn);
-		if (rc == MDB_MAP_RESIZED) {
-			/* Another process grew the map: adopt its size. */
-			if (!excl) {
-				excl = 1;
-				txn_unlock(t, &lk);
-				continue;
-			}
-			rc = mdb_env_set_mapsize(t->env, 0);
-			if (rc == 0)
-				rc = mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn);
-		}
+		rc = txn_begin(t, MDB_RDONLY, &excl, &lk, &txn, &again);
+		if (again)
+			continue;
 		if (rc != 0) {
 			errbuf_set(err, errlen, "%s: %s", t->path, mdb_strerror(rc));
 			rc = LMDBFILE_ERR;
@@ -581,7 +599,7 @@ read_txn(struct lmdbfile *t, txn_fn fn, void *arg, char *err, size_t errlen)
 			rc = mdb_dbi_open(txn, NULL, 0, &dbi);
 			if (rc != 0) {
 				errbuf_set(err, errlen, "%s: %s", t->path,
-				     mdb_strerror(rc));
+				           mdb_strerror(rc));
 				rc = LMDBFILE_ERR;
 			} else {
 				rc = fn(t, txn, dbi, arg, err, errlen);
@@ -751,7 +769,7 @@ write_txn(struct lmdbfile *t, apply_fn fn, void *arg, int flags, char *err,
 	MDB_envinfo info;
 	struct stat st;
 	struct lockfd lk;
-	int excl = 1, grow = 0, rc, tries;
+	int excl = 1, again, grow = 0, rc, tries;
 
 	if (t->mode != LMDBFILE_WRITE) {
 		errbuf_set(err, errlen, "%s: table opened read-only", t->path);
@@ -768,7 +786,7 @@ write_txn(struct lmdbfile *t, apply_fn fn, void *arg, int flags, char *err,
 			mdb_env_info(t->env, &info);
 			if (info.me_mapsize >= LMDBFILE_MAX_MAP) {
 				errbuf_set(err, errlen, "%s: map full at %zu bytes",
-				     t->path, info.me_mapsize);
+				           t->path, info.me_mapsize);
 				rc = LMDBFILE_ERR;
 				goto out;
 			}
@@ -777,17 +795,9 @@ write_txn(struct lmdbfile *t, apply_fn fn, void *arg, int flags, char *err,
 				goto lmdb_err;
 			grow = 0;
 		}
-		rc = mdb_txn_begin(t->env, NULL, 0, &txn);
-		if (rc == MDB_MAP_RESIZED) {
-			if (!excl) {
-				excl = 1;
-				txn_unlock(t, &lk);
-				continue;
-			}
-			rc = mdb_env_set_mapsize(t->env, 0);
-			if (rc == 0)
-				rc = mdb_txn_begin(t->env, NULL, 0, &txn);
-		}
+		rc = txn_begin(t, 0, &excl, &lk, &txn, &again);
+		if (again)
+			continue;
 		if (rc != 0)
 			goto lmdb_err;
 		if ((rc = check_size(t, &st, err, errlen)) != LMDBFILE_OK) {
@@ -959,7 +969,7 @@ make_private(struct lmdbfile *t, char *err, size_t errlen)
 	} else if ((st.st_mode & 077) != 0) {
 		if (st.st_uid != geteuid()) {
 			errbuf_set(err, errlen, "%s: readable by others and not ours to "
-			     "chmod (owner uid %ld)", t->path, (long)st.st_uid);
+			           "chmod (owner uid %ld)", t->path, (long)st.st_uid);
 			rc = LMDBFILE_ERR;
 		} else if (fchmod(fd, st.st_mode & 0700) == -1) {
 			errbuf_set(err, errlen, "%s: chmod: %s", t->path, strerror(errno));

@@ -53,8 +53,8 @@ secret_read(const char *path, size_t max, unsigned char **out,
 	if (fd == -1) {
 		if (errno == ELOOP)
 			errbuf_set(err, errlen,
-			       "%s: is a symbolic link; secret files must not be",
-			       path);
+			           "%s: is a symbolic link; secret files must not be",
+			           path);
 		else
 			errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -69,9 +69,9 @@ secret_read(const char *path, size_t max, unsigned char **out,
 	}
 	if ((st.st_mode & 077) != 0) {
 		errbuf_set(err, errlen,
-		       "%s: mode %04o gives group or others access to a secret; "
-		       "run chmod 600 %s",
-		       path, (unsigned int)(st.st_mode & 07777), path);
+		           "%s: mode %04o gives group or others access to a secret; "
+		           "run chmod 600 %s",
+		           path, (unsigned int)(st.st_mode & 07777), path);
 		goto fail;
 	}
 	if (st.st_size < 0 || (uintmax_t)st.st_size > max) {
