@@ -50,7 +50,12 @@ $LOAD send "$S_PORT" "$((COUNT - half))" "$((SEED + 1))" "$T/manifest2" 250 >"$T
 rc2=$?
 check "S accepted all $COUNT messages" test "$rc1" -eq 0 -a "$rc2" -eq 0
 cat "$T/manifest1" "$T/manifest2" >"$T/manifest"
-check "every queue drained" wait_for 120 queues_empty
+if wait_for 120 queues_empty; then
+	ok "every queue drained"
+else
+	notok "every queue drained"
+	queues_show
+fi
 sleep 1 # a straggling datagram would show now
 echo "# sent and drained in $(($(date +%s) - start)) s"
 $LOAD check "$T/manifest" "$b_DIR/pf/sink" "$c_DIR/pf/sink" "$S_DIR/pf/sink" >"$T/check.out"

@@ -33,6 +33,7 @@
 #   copies X SUBJECT RCPT  copies of that message for RCPT at X's sink
 #   s_copies SUBJECT RCPT  the same at S's own sink
 #   queues_empty           S and every receiver have nothing queued
+#   queues_show            what is still queued, and its maillog lines
 #   site_logs              the daemons' logs, as test output (#)
 
 SITES=""
@@ -176,6 +177,19 @@ _q_empty() { postqueue -c "$1/etc" -p 2>/dev/null | grep -q 'Mail queue is empty
 queues_empty() {
 	_q_empty "$S_DIR/pf" || return 1
 	for _x in $SITES; do _q_empty "$(_sv "$_x" PF)" || return 1; done
+}
+
+# queues_show: for each instance with mail queued, the queue and every
+# maillog line of each queued message (the evidence when a drain fails)
+queues_show() {
+	for _pf in "$S_DIR/pf" $(for _x in $SITES; do _sv "$_x" PF; done); do
+		_q_empty "$_pf" && continue
+		postqueue -c "$_pf/etc" -p 2>&1 | sed "s|^|# $_pf queue: |" | head -40
+		for _id in $(postqueue -c "$_pf/etc" -j 2>/dev/null |
+			sed -n 's/.*"queue_id": *"\([0-9A-F]*\)".*/\1/p' | head -5); do
+			grep " $_id: " "$_pf/maillog" | sed "s|^|# $_pf log: |" | tail -15
+		done
+	done
 }
 
 site_logs() {
